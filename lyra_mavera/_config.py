@@ -1,0 +1,113 @@
+"""Keys and base URLs: where they come from, how they are checked, how they are hidden."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._errors import ConfigurationError
+
+__all__ = ["ApiKey", "Provider", "mask", "resolve_base_url", "resolve_key"]
+
+_KNOWN_PREFIXES = ("lyra_oauth_", "lyra_", "mvra_live_", "mvra_test_", "mvra_")
+_BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def mask(secret: str) -> str:
+    """A key as it may be shown: its well-known prefix at most, never its secret part."""
+    for prefix in _KNOWN_PREFIXES:
+        if secret.startswith(prefix):
+            return prefix + "***"
+    return "***"
+
+
+@attrs.frozen(repr=False)
+class ApiKey:
+    """A bearer credential whose ``repr``/``str`` never shows it."""
+
+    value: str = attrs.field(eq=False)
+
+    def __repr__(self) -> str:
+        return f"ApiKey({mask(self.value)!r})"
+
+    __str__ = __repr__
+
+    def header(self) -> str:
+        return "Bearer " + self.value
+
+
+@attrs.frozen
+class Provider:
+    """Static facts about one provider."""
+
+    name: str
+    key_env: str
+    url_env: str
+    default_url: str
+
+
+LYRA = Provider("lyra", "LYRA_API_KEY", "LYRA_BASE_URL", "https://app.lyra.so/api/v1")
+MAVERA = Provider("mavera", "MAVERA_API_KEY", "MAVERA_BASE_URL", "https://app.mavera.io/api/v1")
+
+
+def resolve_key(provider: Provider, given: str | None) -> ApiKey | None:
+    """The key from the argument, else from the environment; ``None`` if neither."""
+    param = f"{provider.name}_api_key"
+    value = given if given is not None else os.environ.get(provider.key_env) or None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{param} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ConfigurationError(f"{param} is empty; pass the key or set {provider.key_env}")
+    if _BAD_KEY_CHARS.search(value):
+        # A pasted key with a newline would let the key break out of its header.
+        raise ConfigurationError(
+            f"{param} contains whitespace or control characters; copy the key again "
+            f"(source: {'argument' if given is not None else provider.key_env})"
+        )
+    return ApiKey(value)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(provider: Provider, given: str | None) -> str:
+    """The base URL from the argument, else the environment, else the default.
+
+    ``https`` is required; plain ``http`` only for loopback hosts (local fakes).
+    """
+    param = f"{provider.name}_base_url"
+    url = given if given is not None else os.environ.get(provider.url_env) or provider.default_url
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{param} must be a string, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        raise ConfigurationError(f"{param} {url!r} is not a valid URL") from None
+    if not host:
+        raise ConfigurationError(f"{param} {url!r} has no host; e.g. {provider.default_url}")
+    if parts.username or parts.password:
+        raise ConfigurationError(f"{param} must not carry credentials; use {param[:-8]}api_key")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{param} must not have a query or fragment")
+    scheme = parts.scheme.lower()
+    if scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{param} uses plain http to {host!r}; API keys may only travel over https "
+            "(http is allowed for loopback hosts such as 127.0.0.1 only)"
+        )
+    if scheme not in ("http", "https"):
+        raise ConfigurationError(f"{param} must be an https:// URL, got scheme {scheme!r}")
+    return url.strip().rstrip("/")

@@ -1,0 +1,215 @@
+"""The one cattrs converter, configured in one place.
+
+Responses are read tolerantly where the providers are vague (unknown fields are
+ignored, unknown enum values are kept as raw strings, datetimes take ``Z`` or an
+offset and any fraction length) and strictly where a wrong value would mislead
+(a string is never silently made from ``null`` or a number, a bool is not an int).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import types
+import typing
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.errors import ClassValidationError, IterableValidationError
+
+from ._errors import ResponseValidationError
+
+__all__ = [
+    "converter",
+    "customize",
+    "format_datetime",
+    "loads",
+    "make_converter",
+    "parse_datetime",
+    "strict_converter",
+    "structure",
+]
+
+T = TypeVar("T")
+
+
+def parse_datetime(value: Any) -> datetime:
+    """An ISO 8601 string as an aware UTC datetime (naive values are taken as UTC)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 date-time string, got {type(value).__name__}")
+    text = value.strip()
+    # Python 3.11 keeps at most 6 fraction digits; trim longer fractions by hand.
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        if end - dot - 1 > 6:
+            text = text[: dot + 7] + text[end:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date-time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """An aware datetime as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC."""
+    u = value.astimezone(UTC)
+    # Not strftime: "%Y" does not zero-pad years before 1000 on every platform.
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond // 1000:03d}Z"
+    )
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {_json_type(value)}")
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {_json_type(value)}")
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {_json_type(value)}")
+
+
+def _strict_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a boolean, got {_json_type(value)}")
+
+
+def _any_dict(value: Any, _: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"expected an object, got {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def _is_enum_or_str(tp: Any) -> bool:
+    """``SomeStrEnum | str`` (optionally ``| None``): keep unknown values as raw strings."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return (
+        len(args) == 2
+        and str in args
+        and any(isinstance(a, type) and issubclass(a, enum.Enum) for a in args)
+    )
+
+
+def _enum_or_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    args = typing.get_args(tp)
+    enum_cls = next(a for a in args if isinstance(a, type) and issubclass(a, enum.Enum))
+    nullable = type(None) in args
+    members = {m.value: m for m in enum_cls}
+
+    def hook(value: Any, _: Any) -> Any:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {_json_type(value)}")
+        return members.get(value, value)
+
+    return hook
+
+
+def _str_or_dict(value: Any, _: Any) -> str | dict[str, Any]:
+    if isinstance(value, str | dict):
+        return value
+    raise TypeError(f"expected a string or an object, got {_json_type(value)}")
+
+
+def make_converter(*, strict: bool = False) -> cattrs.Converter:
+    """The SDK's converter. ``strict=True`` refuses unknown keys (used by our tests to
+    catch a misspelt field name; responses are always read with the tolerant one)."""
+    conv = cattrs.Converter(forbid_extra_keys=strict, detailed_validation=True)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
+    conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], _str_or_dict)
+    conv.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_hook)
+    for customize in _customizers:
+        customize(conv)
+    return conv
+
+
+_customizers: list[Callable[[cattrs.Converter], None]] = []
+_converters: list[cattrs.Converter] = []
+
+
+def customize(fn: Callable[[cattrs.Converter], None]) -> Callable[[cattrs.Converter], None]:
+    """Register model-specific hooks on every converter, present and future (a
+    decorator for the provider model modules)."""
+    _customizers.append(fn)
+    for conv in _converters:
+        fn(conv)
+    return fn
+
+
+converter = make_converter()
+#: Refuses unknown keys: our tests read fixtures with it to catch misspelt field names.
+strict_converter = make_converter(strict=True)
+_converters.extend((converter, strict_converter))
+
+
+def structure(data: Any, cls: type[T], *, provider: str, conv: cattrs.Converter | None = None) -> T:
+    """Structure ``data`` into ``cls``, or raise :class:`ResponseValidationError` naming
+    every field that did not fit as ``$.path: reason``."""
+    try:
+        return (conv or converter).structure(data, cls)
+    except (ClassValidationError, IterableValidationError) as exc:
+        lines = tuple(cattrs.transform_error(exc, path="$"))
+        raise ResponseValidationError(
+            f"{provider} response does not fit {cls.__name__}: " + "; ".join(lines[:5]),
+            provider=provider,
+            path=lines,
+        ) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ResponseValidationError(
+            f"{provider} response does not fit {cls.__name__}: $: {exc}",
+            provider=provider,
+            path=(f"$: {exc}",),
+        ) from None
+
+
+def loads(body: bytes, *, provider: str, status: int | None = None) -> Any:
+    """Decode a JSON response body, or raise :class:`ResponseValidationError`."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ResponseValidationError(
+            f"{provider} response is not valid JSON ({exc.__class__.__name__}: {exc})",
+            provider=provider,
+            status=status,
+        ) from None

@@ -1,0 +1,170 @@
+"""The request, the response, and the middleware chain every attempt runs through.
+
+A middleware is ``async def mw(request, call_next) -> Response``: it may change the
+request's headers before calling ``call_next(request)``, and look at (or replace) the
+response after. The chain runs once per *attempt*, so a middleware sees retries; a
+fresh :class:`Request` is built for every attempt, so nothing is shared between
+attempts or concurrent calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import attrs
+from multidict import CIMultiDictProxy
+
+from ._convert import loads
+from ._version import __version__
+
+__all__ = [
+    "Handler",
+    "Middleware",
+    "Request",
+    "Response",
+    "build_chain",
+    "idempotency_key_middleware",
+    "logging_middleware",
+    "user_agent_middleware",
+]
+
+logger = logging.getLogger("lyra_mavera")
+
+USER_AGENT = (
+    f"lyra-mavera/{__version__} "
+    f"{platform.python_implementation()}/{'.'.join(map(str, sys.version_info[:3]))} "
+    f"aiohttp/{aiohttp.__version__}"
+)
+
+
+@attrs.define(slots=True, repr=False)
+class Request:
+    """One attempt of one logical API call.
+
+    ``request_id`` is minted once per logical call and kept on every attempt (it is
+    the ``Idempotency-Key`` of a POST and the id in our logs). ``headers`` is this
+    attempt's own dict: middlewares may change it in place.
+    """
+
+    provider: str
+    method: str
+    url: str
+    path: str
+    request_id: str
+    attempt: int
+    headers: dict[str, str]
+    params: Mapping[str, str] | None = None
+    body: bytes | None = None
+    timeout: float = 30.0
+    #: Free-form per-call annotations for middlewares (e.g. ``{"endpoint": "meetings.get"}``).
+    context: dict[str, Any] = attrs.field(factory=dict)
+
+    def __repr__(self) -> str:
+        # Never show headers: they carry the API key.
+        return (
+            f"Request({self.method} {self.provider}:{self.path} "
+            f"id={self.request_id} attempt={self.attempt})"
+        )
+
+
+@attrs.frozen(repr=False)
+class Response:
+    """A finished HTTP exchange with its body read (bounded in size)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    request: Request
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's request id, if it sent one."""
+        return self.headers.get("X-Request-Id") or self.headers.get("Request-Id")
+
+    def json(self) -> Any:
+        """The body as JSON, or :class:`ResponseValidationError`."""
+        return loads(self.body, provider=self.request.provider, status=self.status)
+
+    def __repr__(self) -> str:
+        return f"Response({self.status} for {self.request!r}, {len(self.body)} bytes)"
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+
+
+def build_chain(middlewares: Sequence[Middleware], transport: Handler) -> Handler:
+    """Compose ``middlewares`` (outermost first) around ``transport``."""
+    handler = transport
+    for mw in reversed(middlewares):
+        handler = _bind(mw, handler)
+    return handler
+
+
+def _bind(mw: Middleware, nxt: Handler) -> Handler:
+    async def call(request: Request) -> Response:
+        return await mw(request, nxt)
+
+    return call
+
+
+async def user_agent_middleware(request: Request, call_next: Handler) -> Response:
+    """Name the SDK, Python and aiohttp versions (providers use it to find old clients)."""
+    request.headers.setdefault("User-Agent", USER_AGENT)
+    return await call_next(request)
+
+
+async def idempotency_key_middleware(request: Request, call_next: Handler) -> Response:
+    """Send one ``Idempotency-Key`` per logical POST, the same on every attempt.
+
+    Neither provider documents honouring it today; sending it costs nothing and lets
+    any server (or proxy) that does deduplicate a retried create.
+    """
+    if request.method == "POST":
+        request.headers.setdefault("Idempotency-Key", request.request_id)
+    return await call_next(request)
+
+
+async def logging_middleware(request: Request, call_next: Handler) -> Response:
+    """Log metadata only: method, path, status, attempt, elapsed, ids. Never headers,
+    query strings or bodies."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        return await call_next(request)
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception as exc:
+        logger.debug(
+            "%s %s %s -> %s attempt=%d elapsed=%.3fs id=%s",
+            request.provider,
+            request.method,
+            request.path,
+            type(exc).__name__,
+            request.attempt,
+            time.perf_counter() - started,
+            request.request_id,
+        )
+        raise
+    logger.debug(
+        "%s %s %s -> %d attempt=%d elapsed=%.3fs id=%s server_request_id=%s",
+        request.provider,
+        request.method,
+        request.path,
+        response.status,
+        request.attempt,
+        response.elapsed,
+        request.request_id,
+        response.request_id,
+    )
+    return response

@@ -1,0 +1,406 @@
+"""``AsyncSession``: owns (or borrows) one aiohttp session and runs every call through
+one chain: build request -> middlewares (user agent, idempotency key, auth, yours,
+logging) -> transport with a per-attempt timeout, inside a retry loop -> error mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiohttp
+
+from . import _retry
+from ._config import LYRA, MAVERA, ApiKey, Provider, resolve_base_url, resolve_key
+from ._convert import structure
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    LyraMaveraError,
+    ResponseValidationError,
+    ValidationError,
+    error_from_response,
+)
+from ._middleware import (
+    Handler,
+    Middleware,
+    Request,
+    Response,
+    build_chain,
+    idempotency_key_middleware,
+    logging_middleware,
+    user_agent_middleware,
+)
+from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .lyra._client import Lyra
+    from .mavera._client import Mavera
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AsyncSession", "BearerAuth"]
+
+T = TypeVar("T")
+
+#: Responses larger than this are refused rather than read into memory. A transcript
+#: of a long meeting with word timestamps is a few MB; 32 MiB leaves ample room.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+class BearerAuth:
+    """``Authorization: Bearer <key>`` for one provider, as a middleware."""
+
+    __slots__ = ("_header", "key")
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self._header = key.header()
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        request.headers["Authorization"] = self._header
+        return await call_next(request)
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.key!r})"
+
+
+class AsyncSession:
+    """The entry point: ``async with lm.AsyncSession() as s: await s.lyra...``.
+
+    Keys default to ``LYRA_API_KEY`` / ``MAVERA_API_KEY``; a missing key raises
+    :class:`ConfigurationError` on the first call that needs it. ``timeout`` bounds each
+    attempt, not the whole call. Pass ``client_session`` to borrow an
+    ``aiohttp.ClientSession`` (it is never closed by us); otherwise one is created
+    lazily inside the running loop with ``max_connections`` connections at most.
+
+    ``middlewares`` are extra ``async def mw(request, call_next)`` callables run on every
+    attempt, after auth and before the logging middleware.
+    """
+
+    def __init__(
+        self,
+        *,
+        lyra_api_key: str | None = None,
+        mavera_api_key: str | None = None,
+        lyra_base_url: str | None = None,
+        mavera_base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        max_connections: int = 100,
+        client_session: aiohttp.ClientSession | None = None,
+        middlewares: Sequence[Middleware] = (),
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._closed = True  # until construction succeeds: __del__ must stay quiet
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigurationError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ConfigurationError("max_connections must be an int")
+        if max_connections < 1:
+            raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
+        if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
+            raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+        self._keys: dict[str, ApiKey | None] = {
+            LYRA.name: resolve_key(LYRA, lyra_api_key),
+            MAVERA.name: resolve_key(MAVERA, mavera_api_key),
+        }
+        self._base_urls = {
+            LYRA.name: resolve_base_url(LYRA, lyra_base_url),
+            MAVERA.name: resolve_base_url(MAVERA, mavera_base_url),
+        }
+        self._auth: dict[str, Middleware | None] = {
+            name: (BearerAuth(key) if key is not None else None) for name, key in self._keys.items()
+        }
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.timeout = float(timeout)
+        self.max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
+        self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        self._client_session = client_session
+        self._owns_client = client_session is None
+        self._middlewares: tuple[Middleware, ...] = tuple(middlewares)
+        self._chain = build_chain(
+            (
+                user_agent_middleware,
+                idempotency_key_middleware,
+                self._auth_middleware,
+                *self._middlewares,
+                logging_middleware,
+            ),
+            self._transport,
+        )
+        self._lyra: Lyra | None = None
+        self._mavera: Mavera | None = None
+        self._closed = False
+
+    # -- providers ---------------------------------------------------------------
+
+    @property
+    def lyra(self) -> Lyra:
+        """The Lyra API (``auth``, ``meetings``)."""
+        if self._lyra is None:
+            from .lyra._client import Lyra
+
+            self._lyra = Lyra(self)
+        return self._lyra
+
+    @property
+    def mavera(self) -> Mavera:
+        """The Mavera API (``meetings``, ``workspaces``, ``usage``)."""
+        if self._mavera is None:
+            from .mavera._client import Mavera
+
+            self._mavera = Mavera(self)
+        return self._mavera
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the owned aiohttp session (a borrowed one is left open). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        client, self._client_session = self._client_session, None
+        if self._owns_client and client is not None:
+            await client.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and self._owns_client:
+            warnings.warn(
+                f"unclosed {self!r}: use 'async with AsyncSession()' or 'await s.aclose()'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
+
+    def __repr__(self) -> str:
+        keys = ", ".join(f"{name}_api_key={key!r}" for name, key in self._keys.items())
+        state = "closed" if self._closed else "open"
+        urls = " ".join(f"{name}={url}" for name, url in self._base_urls.items())
+        return f"<AsyncSession {state} {keys} {urls}>"
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise LyraMaveraError("this AsyncSession is closed; create a new one")
+        client = self._client_session
+        if client is None:
+            connector = aiohttp.TCPConnector(limit=self.max_connections)
+            client = self._client_session = aiohttp.ClientSession(connector=connector)
+        return client
+
+    @property
+    def client_session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session in use (``None`` until the first request of an owned one)."""
+        return self._client_session
+
+    # -- the pipeline ------------------------------------------------------------
+
+    def base_url(self, provider: str) -> str:
+        return self._base_urls[provider]
+
+    def has_key(self, provider: str) -> bool:
+        return self._auth[provider] is not None
+
+    def set_auth(self, provider: str, auth: Middleware) -> None:
+        """Replace a provider's auth middleware (e.g. OAuth instead of an API key)."""
+        if provider not in self._auth:
+            raise ConfigurationError(f"unknown provider {provider!r}")
+        self._auth[provider] = auth
+
+    async def _auth_middleware(self, request: Request, call_next: Handler) -> Response:
+        auth = self._auth[request.provider]
+        if auth is None:
+            spec = LYRA if request.provider == LYRA.name else MAVERA
+            raise ConfigurationError(_missing_key_message(spec))
+        return await auth(request, call_next)
+
+    async def request(
+        self,
+        provider: str,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> Response:
+        """Send one logical call (retrying per :attr:`retry`) and return the 2xx response.
+
+        The escape hatch for endpoints the SDK does not wrap; non-2xx answers raise the
+        matching :class:`APIStatusError`.
+        """
+        if provider not in self._base_urls:
+            raise ValidationError("provider", f"must be 'lyra' or 'mavera', got {provider!r}")
+        method = method.upper()
+        if not path.startswith("/"):
+            raise ValidationError("path", f"must start with '/', got {path!r}")
+        self._client()  # fail fast on a closed session
+        headers = {"Accept": "application/json"}
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        request_id = str(uuid.uuid4())
+        url = self._base_urls[provider] + path
+        policy = self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            request = Request(
+                provider=provider,
+                method=method,
+                url=url,
+                path=path,
+                request_id=request_id,
+                attempt=attempt,
+                headers=dict(headers),
+                params=params,
+                body=body,
+                timeout=self.timeout,
+                context=context if context is not None else {},
+            )
+            last = attempt >= policy.attempts
+            try:
+                response = await self._chain(request)
+            except APIConnectionError as exc:
+                if last or not policy.may_retry_error(method, sent=exc.sent):
+                    raise
+                await _retry.sleep(policy.backoff(attempt, random.random()))
+                continue
+            if response.ok:
+                return response
+            error = error_from_response(provider, response.status, response.headers, response.body)
+            if last or not policy.may_retry_status(method, response.status):
+                raise error
+            wait = error.retry_after
+            if wait is None:
+                wait = policy.backoff(attempt, random.random())
+            elif wait > policy.max_retry_after:
+                # Longer than the caller agreed to wait: hand the decision back, with
+                # `retry_after` on the error, instead of parking the task.
+                raise error
+            await _retry.sleep(wait)
+
+    async def call(
+        self,
+        provider: str,
+        method: str,
+        path: str,
+        model: type[T],
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> T:
+        """:meth:`request`, then read the JSON body into ``model``."""
+        response = await self.request(
+            provider, method, path, json_body=json_body, params=params, context=context
+        )
+        return structure(response.json(), model, provider=provider)
+
+    async def _transport(self, request: Request) -> Response:
+        client = self._client()
+        started = time.perf_counter()
+        try:
+            async with client.request(
+                request.method,
+                request.url,
+                params=request.params,
+                data=request.body,
+                headers=request.headers,
+                timeout=self._client_timeout
+                if request.timeout == self.timeout
+                else aiohttp.ClientTimeout(total=request.timeout),
+                allow_redirects=False,
+            ) as resp:
+                body = await self._read_body(resp, request)
+                return Response(
+                    status=resp.status,
+                    headers=resp.headers,
+                    body=body,
+                    request=request,
+                    elapsed=time.perf_counter() - started,
+                )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(
+                f"{request.provider}: connect timed out after {request.timeout:g}s "
+                f"({request.method} {request.path}); the request was not sent",
+                provider=request.provider,
+                sent=False,
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"{request.provider}: could not connect for {request.method} {request.path}: "
+                f"{exc.os_error.strerror or exc.os_error}; the request was not sent",
+                provider=request.provider,
+                sent=False,
+            ) from exc
+        except TimeoutError as exc:
+            raise APITimeoutError(
+                f"{request.provider}: no complete answer within {request.timeout:g}s "
+                f"({request.method} {request.path}); the server may have processed it",
+                provider=request.provider,
+                sent=True,
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(
+                f"{request.provider}: connection failed during {request.method} {request.path} "
+                f"({type(exc).__name__}); the server may have processed it",
+                provider=request.provider,
+                sent=True,
+            ) from exc
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
+        limit = self.max_response_bytes
+        length = resp.content_length
+        if length is not None and length > limit:
+            raise _too_large(request, limit, resp.status)
+        if length is not None and "Content-Encoding" not in resp.headers:
+            return await resp.read()
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(request, limit, resp.status)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _too_large(request: Request, limit: int, status: int) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"{request.provider} response to {request.method} {request.path} is larger than "
+        f"max_response_bytes ({limit:,} bytes); raise the limit on AsyncSession if expected",
+        provider=request.provider,
+        status=status,
+    )
+
+
+def _missing_key_message(provider: Provider) -> str:
+    return (
+        f"no {provider.name.capitalize()} API key: pass {provider.name}_api_key=... to "
+        f"AsyncSession or set the {provider.key_env} environment variable"
+    )

@@ -1,0 +1,81 @@
+"""Lyra's response models and the bulk request type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from .._convert import customize
+
+__all__ = ["Identity", "Meeting", "MeetingRequest"]
+
+
+@attrs.frozen
+class Identity:
+    """Who a key or OAuth token belongs to (``POST /auth``)."""
+
+    valid: bool
+    user_id: str
+    org_id: str
+
+
+@attrs.frozen
+class Meeting:
+    """A created Lyra meeting. ``password`` is ``""`` when none is needed (Lyra may omit
+    it or send ``null``)."""
+
+    type: str
+    id: str
+    url: str
+    password: str = ""
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password)
+
+
+def _attendees(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@attrs.frozen
+class MeetingRequest:
+    """One meeting for :meth:`Meetings.create_many`; same rules as ``create``."""
+
+    title: str
+    start: datetime | None = None
+    attendees: tuple[str, ...] = attrs.field(default=(), converter=_attendees)
+
+
+@customize
+def _hooks(conv: cattrs.Converter) -> None:
+    forbid = conv.forbid_extra_keys
+    conv.register_structure_hook(
+        Identity,
+        make_dict_structure_fn(
+            Identity,
+            conv,
+            user_id=override(rename="userId"),
+            org_id=override(rename="orgId"),
+            _cattrs_forbid_extra_keys=forbid,
+        ),
+    )
+    base = make_dict_structure_fn(Meeting, conv, _cattrs_forbid_extra_keys=forbid)
+
+    def meeting(data: Any, cls: type[Meeting]) -> Meeting:
+        # Lyra's only example sends "", its production client allows it missing; treat
+        # null the same rather than failing a create that succeeded.
+        if isinstance(data, dict) and "password" in data and data["password"] is None:
+            data = {k: v for k, v in data.items() if k != "password"}
+        return base(data, cls)
+
+    conv.register_structure_hook(Meeting, meeting)

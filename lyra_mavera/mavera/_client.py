@@ -1,0 +1,291 @@
+"""The Mavera provider: ``s.mavera.meetings``, ``.workspaces`` and ``.usage``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import quote
+
+import attrs
+
+from .._convert import format_datetime
+from .._errors import ResponseValidationError, ValidationError
+from .._links import check_meeting_url
+from .._validate import check_aware_datetime, check_bool, check_id, check_number, check_text
+from ._models import (
+    Analysis,
+    Cancellation,
+    Meeting,
+    SchemaResult,
+    Transcript,
+    Usage,
+    Workspace,
+)
+
+if TYPE_CHECKING:
+    from .._session import AsyncSession
+
+__all__ = ["Mavera", "Meetings", "Page", "UsageAPI", "Workspaces", "bot_body"]
+
+PROVIDER = "mavera"
+#: Mavera's documented maximum page size.
+MAX_PAGE_SIZE = 100
+MAX_REASON_LENGTH = 500
+TRANSCRIPT_FORMATS = ("segments", "text", "srt")
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a Mavera list. Both styles Mavera uses are read: cursor
+    (``next_cursor``) and offset (``offset``/``total``)."""
+
+    data: tuple[T, ...]
+    has_more: bool = False
+    next_cursor: str | None = None
+    object: str = "list"
+    total: int | None = None
+    offset: int | None = None
+    limit: int | None = None
+
+
+def bot_body(
+    meeting_url: object,
+    title: object = None,
+    bot_name: object = None,
+    join_at: object = None,
+    workspace_id: object = None,
+    *,
+    skip_link_check: bool = False,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """Validate one bot's fields and build its JSON body (fields not given are omitted)."""
+    if skip_link_check:
+        link = check_text(prefix + "meeting_url", meeting_url, max_length=4096).strip()
+    else:
+        link, _ = check_meeting_url(prefix + "meeting_url", meeting_url)
+    body: dict[str, Any] = {"meeting_url": link}
+    if title is not None:
+        body["title"] = check_text(prefix + "title", title)
+    if bot_name is not None:
+        body["bot_name"] = check_text(prefix + "bot_name", bot_name, max_length=100)
+    if join_at is not None:
+        # A join_at in the past is sent as is: Mavera documents that the bot then joins
+        # right away, which is what a late scheduler wants.
+        body["join_at"] = format_datetime(check_aware_datetime(prefix + "join_at", join_at))
+    if workspace_id is not None:
+        body["workspace_id"] = check_id(prefix + "workspace_id", workspace_id)
+    return body
+
+
+def _id_path(param: str, value: object) -> str:
+    return quote(check_id(param, value), safe="")
+
+
+def _number_param(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+async def _paginate(
+    session: AsyncSession,
+    path: str,
+    model: type[T],
+    params: Mapping[str, str],
+    page_size: int,
+) -> AsyncIterator[T]:
+    cursor: str | None = None
+    offset = 0
+    seen: set[str] = set()
+    while True:
+        query = {**params, "limit": str(page_size)}
+        if cursor is not None:
+            query["cursor"] = cursor
+        elif offset:
+            query["offset"] = str(offset)
+        page = await session.call(PROVIDER, "GET", path, Page[model], params=query)  # type: ignore[valid-type]
+        for item in page.data:
+            yield item
+        if not page.has_more or not page.data:
+            return
+        if page.next_cursor:
+            if page.next_cursor in seen:
+                raise ResponseValidationError(
+                    f"mavera returned the cursor {page.next_cursor!r} twice for {path}; "
+                    "stopping rather than looping forever",
+                    provider=PROVIDER,
+                    path=("$.next_cursor: repeated",),
+                )
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+        else:
+            offset += len(page.data)
+
+
+def _page_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
+        raise ValidationError(
+            "page_size", f"must be an int from 1 to {MAX_PAGE_SIZE}, got {value!r}"
+        )
+    return value
+
+
+class Meetings:
+    """``s.mavera.meetings``: send notetaker bots and read what they recorded."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(
+        self,
+        meeting_url: str,
+        *,
+        title: str | None = None,
+        bot_name: str | None = None,
+        join_at: datetime | None = None,
+        workspace_id: str | None = None,
+        skip_link_check: bool = False,
+    ) -> Meeting:
+        """Send a bot into a Zoom, Google Meet, Microsoft Teams or Webex call.
+
+        The link is checked locally first (https, exact platform host, no Zoom start
+        links); ``skip_link_check=True`` leaves the judgement to Mavera. ``join_at`` must
+        be timezone-aware; omitted or in the past, the bot joins right away.
+
+        Not retried after it may have reached the server (see :class:`RetryPolicy`):
+        a second attempt could send a second bot.
+        """
+        body = bot_body(
+            meeting_url, title, bot_name, join_at, workspace_id, skip_link_check=skip_link_check
+        )
+        return await self._session.call(PROVIDER, "POST", "/meetings", Meeting, json_body=body)
+
+    async def get(self, meeting_id: str) -> Meeting:
+        """One meeting with its current bot status (``GET /meetings/{id}``)."""
+        path = "/meetings/" + _id_path("meeting_id", meeting_id)
+        return await self._session.call(PROVIDER, "GET", path, Meeting)
+
+    def list(
+        self, *, workspace_id: str | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[Meeting]:
+        """Every meeting, page by page (``GET /meetings``): ``async for m in ...list()``.
+
+        Follows ``next_cursor`` (or advances ``offset`` when Mavera pages that way) until
+        ``has_more`` is false. Arguments are checked now, before iteration starts.
+        """
+        params: dict[str, str] = {}
+        if workspace_id is not None:
+            params["workspace_id"] = check_id("workspace_id", workspace_id)
+        return _paginate(self._session, "/meetings", Meeting, params, _page_size(page_size))
+
+    async def cancel(self, meeting_id: str, *, reason: str | None = None) -> Cancellation:
+        """Cancel a bot (``POST /meetings/{id}/cancel``); ``reason`` up to 500 characters."""
+        path = "/meetings/" + _id_path("meeting_id", meeting_id) + "/cancel"
+        body: dict[str, Any] = {}
+        if reason is not None:
+            body["reason"] = check_text("reason", reason, max_length=MAX_REASON_LENGTH)
+        return await self._session.call(PROVIDER, "POST", path, Cancellation, json_body=body)
+
+    async def transcript(
+        self,
+        meeting_id: str,
+        *,
+        format: str = "segments",
+        start_time: float | None = None,
+        end_time: float | None = None,
+    ) -> Transcript:
+        """The transcript (ready once the bot is ``done``): ``format`` is ``"segments"``,
+        ``"text"`` or ``"srt"``; ``start_time``/``end_time`` in seconds from the start."""
+        path = "/meetings/" + _id_path("meeting_id", meeting_id) + "/transcript"
+        if format not in TRANSCRIPT_FORMATS:
+            raise ValidationError(
+                "format", f"must be one of {', '.join(TRANSCRIPT_FORMATS)}; got {format!r}"
+            )
+        params = {"format": format}
+        if start_time is not None:
+            params["start_time"] = _number_param(check_number("start_time", start_time, minimum=0))
+        if end_time is not None:
+            params["end_time"] = _number_param(check_number("end_time", end_time, minimum=0))
+        if start_time is not None and end_time is not None and end_time <= start_time:
+            raise ValidationError("end_time", "must be greater than start_time")
+        return await self._session.call(PROVIDER, "GET", path, Transcript, params=params)
+
+    async def analysis(self, meeting_id: str) -> Analysis:
+        """The meeting's analysis (summary, tasks, decisions, ...), ``GET .../analysis``."""
+        path = "/meetings/" + _id_path("meeting_id", meeting_id) + "/analysis"
+        return await self._session.call(PROVIDER, "GET", path, Analysis)
+
+    async def run_schema(
+        self,
+        meeting_id: str,
+        schema_id: str,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        force_new: bool | None = None,
+    ) -> SchemaResult:
+        """Run a structured-extraction schema on the meeting. Without ``force_new``,
+        Mavera reuses an earlier result for the same schema."""
+        path = (
+            "/meetings/"
+            + _id_path("meeting_id", meeting_id)
+            + "/schemas/"
+            + _id_path("schema_id", schema_id)
+            + "/run"
+        )
+        body: dict[str, Any] = {}
+        if model is not None:
+            body["model"] = check_text("model", model, max_length=200)
+        if temperature is not None:
+            body["temperature"] = check_number("temperature", temperature, minimum=0, maximum=2)
+        if force_new is not None:
+            body["force_new"] = check_bool("force_new", force_new)
+        return await self._session.call(PROVIDER, "POST", path, SchemaResult, json_body=body)
+
+
+class Workspaces:
+    """``s.mavera.workspaces``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def list(self, *, include_members: bool = False) -> list[Workspace]:
+        """Every workspace the key can see (all pages)."""
+        params = {
+            "include_members": "true" if check_bool("include_members", include_members) else "false"
+        }
+        return [
+            ws
+            async for ws in _paginate(
+                self._session, "/workspaces", Workspace, params, MAX_PAGE_SIZE
+            )
+        ]
+
+    async def get(self, workspace_id: str) -> Workspace:
+        """One workspace (``GET /workspaces/{id}``)."""
+        path = "/workspaces/" + _id_path("workspace_id", workspace_id)
+        return await self._session.call(PROVIDER, "GET", path, Workspace)
+
+
+class UsageAPI:
+    """``s.mavera.usage``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self) -> Usage:
+        """This billing period's usage and the key's rate limit (``GET /usage``)."""
+        return await self._session.call(PROVIDER, "GET", "/usage", Usage)
+
+
+class Mavera:
+    """``s.mavera``: the Mavera notetaker-bot API."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.meetings = Meetings(session)
+        self.workspaces = Workspaces(session)
+        self.usage = UsageAPI(session)
+
+    def __repr__(self) -> str:
+        return "<Mavera provider>"

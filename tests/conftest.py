@@ -1,0 +1,87 @@
+"""Shared fixtures: keys, a session against mocked hosts, and a guard that fails any
+test in which a configured API key shows up in a log record."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioresponses import aioresponses
+
+import lyra_mavera as lm
+from lyra_mavera import _retry
+from lyra_mavera.testing import testing_mode
+
+LYRA_KEY = "lyra_" + "k3yL" * 8
+MAVERA_KEY = "mvra_live_" + "s3cr" * 8
+SECRETS = (LYRA_KEY, MAVERA_KEY, LYRA_KEY[5:], MAVERA_KEY[10:])
+LYRA = "https://app.lyra.so/api/v1"
+MAVERA = "https://app.mavera.io/api/v1"
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def sample(name: str) -> Any:
+    """A recorded response body from tests/samples/."""
+    return json.loads((SAMPLES / name).read_text())
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, "an API key leaked"
+
+
+@pytest.fixture(autouse=True)
+def _no_waits() -> Iterator[None]:
+    with testing_mode():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG, logger="lyra_mavera")
+    yield
+    for record in caplog.records:
+        assert_no_secret(record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            assert_no_secret(str(record.exc_info[1]))
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the SDK asks for, in order (none is actually slept)."""
+    asked: list[float] = []
+
+    async def record(seconds: float) -> None:
+        asked.append(seconds)
+
+    monkeypatch.setattr(_retry, "sleep", record)
+    return asked
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LYRA_API_KEY", "MAVERA_API_KEY", "LYRA_BASE_URL", "MAVERA_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def mock() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[lm.AsyncSession]:
+    async with lm.AsyncSession(lyra_api_key=LYRA_KEY, mavera_api_key=MAVERA_KEY) as s:
+        yield s
+
+
+def sent(mock: aioresponses, method: str, url: str) -> list[Any]:
+    """The calls aioresponses recorded for one method and URL (query included)."""
+    from yarl import URL
+
+    return mock.requests.get((method, URL(url)), [])
