@@ -1,5 +1,31 @@
-"""Helpers for users' test suites: testing mode (no waits) and, soon, a fake server."""
+"""Helpers for tests: a fake Lyra + Mavera server on loopback, and testing mode.
+
+::
+
+    from lyra_mavera.testing import FakeServer
+
+    async with FakeServer(time_scale=100) as fake:
+        async with fake.session() as s:
+            bot = await s.mavera.meetings.create("https://zoom.us/j/123")
+
+``set_testing(True)`` (or ``with testing_mode():``) turns every retry and polling wait
+into zero, so a test suite never sleeps.
+"""
 
 from .._retry import is_testing, set_testing, testing_mode
+from ._bots import BotScript
+from ._clock import FakeClock
+from ._faults import Fault
+from ._server import FakeServer, KeyInfo, RecordedRequest
 
-__all__ = ["is_testing", "set_testing", "testing_mode"]
+__all__ = [
+    "BotScript",
+    "FakeClock",
+    "FakeServer",
+    "Fault",
+    "KeyInfo",
+    "RecordedRequest",
+    "is_testing",
+    "set_testing",
+    "testing_mode",
+]

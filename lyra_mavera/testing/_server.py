@@ -1,0 +1,460 @@
+"""``FakeServer``: Lyra and Mavera on one loopback port, for tests and demos."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from .._session import AsyncSession
+from . import _current as current
+from . import _lyra_routes, _mavera_routes
+from ._bots import BotScript, BotStore
+from ._clock import FakeClock
+from ._current import FAKE
+from ._faults import Fault, FaultKind, Faults, KeyLimiter
+from ._wire import lyra_error, mavera_error
+
+__all__ = ["FakeServer", "KeyInfo", "RecordedRequest"]
+
+LYRA_PREFIX = "/lyra/api/v1"
+MAVERA_PREFIX = "/mavera/api/v1"
+_UNSET: Any = object()
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@attrs.define
+class KeyInfo:
+    """A key the fake accepts, with its own rate limit (``None``: unlimited)."""
+
+    provider: str
+    limiter: KeyLimiter | None
+    user_id: str
+    org_id: str
+    revoked: bool = False
+
+
+@attrs.define(repr=False)
+class RecordedRequest:
+    """One request as the fake received it. The key is only in ``headers``."""
+
+    provider: str
+    method: str
+    path: str
+    route: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    time: float
+    status: int | None = None
+    fault: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else None
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body) if self.body else None
+
+    def __repr__(self) -> str:
+        return f"RecordedRequest({self.method} {self.provider}:{self.path} -> {self.status})"
+
+
+class FakeServer:
+    """Lyra and Mavera as documented, on ``127.0.0.1`` and a free port.
+
+    ::
+
+        async with FakeServer(time_scale=100) as fake:
+            async with fake.session() as s:
+                bot = await s.mavera.meetings.create("https://zoom.us/j/1")
+
+    ``rpm`` is each Mavera key's limit per ``window`` seconds (60 per minute, Mavera's
+    Starter tier, by default; ``None`` for no limit); ``lyra_rpm`` the same for Lyra
+    (Lyra documents none, so unlimited by default). ``time_scale`` speeds up the clock
+    bots live on; ``seed`` makes fault injection repeatable. ``script`` is the default
+    :class:`BotScript` for every bot.
+    """
+
+    def __init__(
+        self,
+        *,
+        rpm: int | None = 60,
+        lyra_rpm: int | None = None,
+        window: float = 60.0,
+        time_scale: float = 1.0,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        script: BotScript | None = None,
+    ) -> None:
+        self.clock = FakeClock(time_scale)
+        self.faults = Faults(seed)
+        self.bots = BotStore(self.clock)
+        self.requests: list[RecordedRequest] = []
+        #: Requests per ``"METHOD /route"`` and per status, faults by kind, 429s sent.
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.lyra_meetings: dict[str, dict[str, Any]] = {}
+        self.workspaces: dict[str, dict[str, Any]] = {
+            "ws_default": {"name": "Personal", "type": "user"},
+            "ws_sales": {"name": "Sales", "type": "starter"},
+        }
+        self.default_workspace = "ws_default"
+        self.record_requests = True
+        self._rpm = rpm
+        self._lyra_rpm = lyra_rpm
+        self._window = window
+        self._host = host
+        self._port = port
+        self._default_script = script or BotScript()
+        self._scripts: dict[str, BotScript] = {}
+        self._keys: dict[str, KeyInfo] = {}
+        self._runner: web.AppRunner | None = None
+        self.lyra_api_key = self.add_key("lyra")
+        self.mavera_api_key = self.add_key("mavera")
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start serving; the port is known afterwards."""
+        app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
+        app[FAKE] = self
+        _lyra_routes.add_routes(app, LYRA_PREFIX)
+        _mavera_routes.add_routes(app, MAVERA_PREFIX)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("FakeServer is not started: use 'async with FakeServer() as fake'")
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def lyra_base_url(self) -> str:
+        return self.base_url + LYRA_PREFIX
+
+    @property
+    def mavera_base_url(self) -> str:
+        return self.base_url + MAVERA_PREFIX
+
+    def session(self, **kwargs: Any) -> AsyncSession:
+        """An :class:`AsyncSession` wired to this fake (keyword arguments override)."""
+        options: dict[str, Any] = {
+            "lyra_api_key": self.lyra_api_key,
+            "mavera_api_key": self.mavera_api_key,
+            "lyra_base_url": self.lyra_base_url,
+            "mavera_base_url": self.mavera_base_url,
+        }
+        options.update(kwargs)
+        return AsyncSession(**options)
+
+    def __repr__(self) -> str:
+        state = f"port {self.port}" if self.port else "not started"
+        return f"<FakeServer {state}, {len(self.bots)} bots, {len(self.requests)} requests>"
+
+    # -- keys, scripts, faults -----------------------------------------------------
+
+    def add_key(
+        self,
+        provider: str,
+        key: str | None = None,
+        *,
+        rpm: int | None = _UNSET,
+        window: float | None = None,
+    ) -> str:
+        """Register a key for ``provider`` with its own rate limit; returns the key."""
+        if provider not in ("lyra", "mavera"):
+            raise ValueError("provider must be 'lyra' or 'mavera'")
+        if key is None:
+            key = ("lyra_fake_" if provider == "lyra" else "mvra_live_fake") + secrets.token_hex(12)
+        if rpm is _UNSET:
+            rpm = self._rpm if provider == "mavera" else self._lyra_rpm
+        limiter = KeyLimiter(rpm, window or self._window) if rpm is not None else None
+        n = len(self._keys) + 1
+        self._keys[key] = KeyInfo(provider, limiter, user_id=f"user_{n:03d}", org_id="org_fake")
+        return key
+
+    def revoke_key(self, key: str) -> None:
+        self._keys[key].revoked = True
+
+    def key_info(self, key: str) -> KeyInfo:
+        return self._keys[key]
+
+    def script(
+        self, meeting_url: str, script: BotScript | None = None, **options: Any
+    ) -> BotScript:
+        """Script how bots sent to ``meeting_url`` behave (``BotScript`` fields as
+        keyword arguments, e.g. ``fatal_at="in_waiting_room"``)."""
+        chosen = script or attrs.evolve(self._default_script, **options)
+        self._scripts[meeting_url] = chosen
+        return chosen
+
+    def script_for(self, meeting_url: str) -> BotScript:
+        return self._scripts.get(meeting_url, self._default_script)
+
+    def inject(self, kind: FaultKind, rate: float = 1.0, **options: Any) -> Fault:
+        """Inject a :class:`Fault`, e.g.
+        ``inject("status", 0.1, status=503, retry_after=2, route="GET /meetings/{id}")``."""
+        return self.faults.add(Fault(kind, rate, **options))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def bots_for_link(self, meeting_url: str) -> int:
+        """How many bots were created for one meeting link (duplicates show here)."""
+        return self.bots.per_link.get(meeting_url, 0)
+
+    def requests_to(self, method: str, route: str) -> list[RecordedRequest]:
+        """The recorded requests for ``"POST", "/meetings"`` and the like."""
+        return [r for r in self.requests if r.method == method and r.route == route]
+
+    # -- representations used by the routes -----------------------------------------
+
+    def workspace_json(self, ws_id: str, *, members: bool) -> dict[str, Any]:
+        ws = self.workspaces[ws_id]
+        data: dict[str, Any] = {
+            "id": ws_id,
+            "object": "workspace",
+            "name": ws["name"],
+            "image": None,
+            "type": ws["type"],
+            "role": "owner",
+            "is_owner": True,
+            "member_count": 1,
+            "project_count": 0,
+            "thread_count": 0,
+            "budget_alert": None,
+            "usage_limit": None,
+            "billing_email": "billing@acme.example",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+        if members:
+            data["members"] = [
+                {
+                    "object": "workspace.member",
+                    "user_id": "user_001",
+                    "email": "owner@acme.example",
+                    "role": "owner",
+                    "status": "active",
+                    "joined_at": "2026-01-01T00:00:00Z",
+                }
+            ]
+        return data
+
+    def usage_json(self, key: str) -> dict[str, Any]:
+        info = self._keys[key]
+        bots = sum(1 for b in self.bots if b.key == key)
+        rpm = info.limiter.rpm if info.limiter else None
+        requests = sum(1 for r in self.requests if r.key == key)
+        return {
+            "object": "usage",
+            "billing_period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
+            "credits": {"used": 0, "included": 500, "remaining": 500, "percentage_used": 0.0},
+            "transcription": {
+                "minutes_used": bots,
+                "minutes_included": 1000,
+                "minutes_remaining": max(1000 - bots, 0),
+                "percentage_used": round(bots / 10, 2),
+            },
+            "storage": {
+                "gb_used": 0.0,
+                "gb_included": 10,
+                "gb_remaining": 10.0,
+                "percentage_used": 0.0,
+            },
+            "api_requests": {
+                "total_requests": requests,
+                "total_tokens": 0,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "credits_used": 0,
+                "error_count": 0,
+                "avg_latency_ms": 1.0,
+            },
+            "rate_limit": {"requests_per_minute": rpm},
+            "auto_recharge": {"enabled": False, "threshold": 50, "credits_to_add": 500},
+            "limits": {"budget_alert": 400, "usage_limit": None},
+        }
+
+    # -- the middleware every request goes through -----------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        provider = (
+            "lyra"
+            if path.startswith(LYRA_PREFIX)
+            else "mavera"
+            if path.startswith(MAVERA_PREFIX)
+            else ""
+        )
+        resource = request.match_info.route.resource
+        canonical = resource.canonical if resource is not None else path
+        route = canonical.split("/api/v1", 1)[-1] if provider else path
+        body = await request.read()
+        record = RecordedRequest(
+            provider=provider,
+            method=request.method,
+            path=path,
+            route=route,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=body,
+            time=time.time(),
+        )
+        if self.record_requests:
+            self.requests.append(record)
+        self.counters[f"{request.method} {route}"] += 1
+        response = await self._handle(request, handler, provider, route, record)
+        record.status = response.status
+        self.counters[f"status_{response.status}"] += 1
+        return response
+
+    async def _handle(
+        self,
+        request: web.Request,
+        handler: Handler,
+        provider: str,
+        route: str,
+        record: RecordedRequest,
+    ) -> web.StreamResponse:
+        if not provider or request.match_info.http_exception is not None:
+            status = (
+                request.match_info.http_exception.status
+                if request.match_info.http_exception
+                else 404
+            )
+            if provider == "lyra":
+                return lyra_error(status, "Not found")
+            return mavera_error(status, "resource_not_found", "Unknown route")
+        # Keep-alive connections reuse one task: reset what the last request set.
+        current.stale.set(False)
+        refused, headers = self._authorize(request, provider, route)
+        if refused is not None:
+            return refused
+        fault = self.faults.pick(provider, f"{request.method} {route}")
+        record.fault = fault.kind if fault else None
+        response = await self._apply(fault, request, handler, provider)
+        for name, value in headers.items():
+            response.headers[name] = value
+        response.headers["X-Request-Id"] = "req_" + secrets.token_hex(8)
+        return response
+
+    def _authorize(
+        self, request: web.Request, provider: str, route: str
+    ) -> tuple[web.Response | None, dict[str, str]]:
+        auth = request.headers.get("Authorization")
+        token = auth[7:].strip() if auth and auth.startswith("Bearer ") else None
+        info = self._keys.get(token) if token else None
+        if info is None or info.provider != provider or info.revoked:
+            if provider == "lyra":
+                extra = {"valid": False} if route == "/auth" else None
+                return lyra_error(401, "Missing or invalid token", extra=extra), {}
+            if auth is None:
+                return mavera_error(401, "missing_api_key", "No API key provided"), {}
+            if info is not None and info.revoked:
+                return mavera_error(401, "revoked_api_key", "This API key has been revoked"), {}
+            return mavera_error(401, "invalid_api_key", "Invalid API key"), {}
+        assert token is not None
+        current.key.set(token)
+        if info.limiter is None:
+            return None, {}
+        allowed, remaining, reset, retry_after = info.limiter.hit()
+        headers = {}
+        if provider == "mavera":
+            headers = {
+                "X-RateLimit-Limit": str(info.limiter.rpm),
+                "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": str(math.ceil(reset)),
+            }
+        if allowed:
+            return None, headers
+        self.counters["rate_limited"] += 1
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if provider == "lyra":
+            return lyra_error(429, "Too many requests", headers=headers), {}
+        return mavera_error(429, "rate_limit_exceeded", "Rate limit exceeded", headers=headers), {}
+
+    async def _apply(
+        self, fault: Fault | None, request: web.Request, handler: Handler, provider: str
+    ) -> web.StreamResponse:
+        if fault is None:
+            return await handler(request)
+        kind = fault.kind
+        if kind == "status":
+            status = fault.status or 500
+            headers = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            )
+            if provider == "lyra":
+                return lyra_error(status, "Injected failure", headers=headers)
+            code = "service_unavailable" if status == 503 else "internal_error"
+            return mavera_error(status, code, "Injected failure", headers=headers)
+        if kind == "html":
+            page = (
+                "<html><head><title>502 Bad Gateway</title></head>"
+                "<body><h1>502 Bad Gateway</h1></body></html>"
+            )
+            return web.Response(text=page, status=fault.status or 502, content_type="text/html")
+        if kind == "drop_before":
+            _drop(request)
+            return web.Response(status=500)
+        if kind == "latency":
+            await asyncio.sleep(fault.delay)
+        elif kind == "stale":
+            current.stale.set(True)
+        response = await handler(request)
+        if kind == "drop":
+            _drop(request)
+        elif kind == "truncate" and isinstance(response, web.Response) and response.body:
+            raw = bytes(response.body)  # type: ignore[arg-type]
+            return web.Response(
+                body=raw[: len(raw) // 2], status=response.status, content_type="application/json"
+            )
+        elif kind == "non_json":
+            return web.Response(text="OK", status=fault.status or 200, content_type="text/plain")
+        return response
+
+
+def _drop(request: web.Request) -> None:
+    """Close the connection so the response is never written."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
