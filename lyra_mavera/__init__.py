@@ -9,7 +9,7 @@ notetaker-bot API.
 """
 
 from . import lyra, mavera
-from ._bulk import BulkResult
+from ._bulk import AmbiguousCreateError, BulkResult
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -31,14 +31,17 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._middleware import Handler, Middleware, Request, Response
+from ._poll import PollPolicy
+from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
-from ._session import AsyncSession
+from ._session import AsyncSession, SessionStats
 from ._version import __version__
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AmbiguousCreateError",
     "AsyncSession",
     "AuthenticationError",
     "BadRequestError",
@@ -52,13 +55,16 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "PollPolicy",
     "RateLimitError",
     "RateLimitInfo",
+    "RateLimiter",
     "Request",
     "Response",
     "ResponseValidationError",
     "RetryPolicy",
     "ServerError",
+    "SessionStats",
     "ValidationError",
     "WaitTimeoutError",
     "__version__",

@@ -1,16 +1,23 @@
-"""The outcome of one item of a bulk run."""
+"""Bulk runs: bounded concurrency, every item accounted for, nothing created twice."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._errors import LyraMaveraError
+from ._errors import APIConnectionError, LyraMaveraError, ServerError, ValidationError
 
-__all__ = ["BulkResult"]
+__all__ = ["AmbiguousCreateError", "BulkResult", "is_ambiguous", "run_bulk"]
+
+logger = logging.getLogger("lyra_mavera")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @attrs.frozen
@@ -26,3 +33,86 @@ class BulkResult(Generic[T]):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class AmbiguousCreateError(LyraMaveraError):
+    """A create failed in a way that leaves it unknown whether the server created the
+    resource (a timeout or dropped connection after sending, or a 5xx). ``cause`` is the
+    original error. The item was not sent again, so nothing was created twice."""
+
+    def __init__(self, message: str, *, provider: str, cause: LyraMaveraError) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.cause = cause
+
+
+def is_ambiguous(exc: LyraMaveraError) -> bool:
+    """Whether a failed create may nevertheless have been carried out."""
+    if isinstance(exc, APIConnectionError):
+        return exc.sent
+    return isinstance(exc, ServerError)
+
+
+Progress = Callable[[int, int], Awaitable[Any] | Any]
+
+
+def check_concurrency(concurrency: object) -> int:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", f"must be an int >= 1, got {concurrency!r}")
+    return concurrency
+
+
+async def run_bulk(
+    requests: Iterable[R],
+    create: Callable[[int, R], Awaitable[T]],
+    *,
+    concurrency: int,
+    on_progress: Progress | None,
+) -> list[BulkResult[T]]:
+    """Run ``create(index, request)`` for every request with at most ``concurrency`` at
+    once; results in input order. No item's failure stops the others or escapes."""
+    if isinstance(requests, str | bytes) or not isinstance(requests, Iterable):
+        raise ValidationError("requests", "must be an iterable of requests")
+    items = list(requests)
+    check_concurrency(concurrency)
+    total = len(items)
+    results: list[BulkResult[T] | None] = [None] * total
+    next_index = iter(range(total))
+    done = 0
+    progress_failed = False
+
+    async def report() -> None:
+        nonlocal progress_failed
+        if on_progress is None or progress_failed:
+            return
+        try:
+            outcome = on_progress(done, total)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:
+            # A broken progress callback must not lose the run's results.
+            progress_failed = True
+            logger.exception("on_progress raised; no further progress is reported")
+
+    async def worker() -> None:
+        nonlocal done
+        for index in next_index:
+            request = items[index]
+            try:
+                value = await create(index, request)
+            except LyraMaveraError as exc:
+                results[index] = BulkResult(index, request, error=exc)
+            except Exception as exc:  # a bug must still leave a result for the item
+                error = LyraMaveraError(f"unexpected {type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+                results[index] = BulkResult(index, request, error=error)
+            else:
+                results[index] = BulkResult(index, request, value=value)
+            done += 1
+            await report()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(concurrency, total)):
+            group.create_task(worker())
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+import attrs
 
 from . import _retry
 from ._config import LYRA, MAVERA, ApiKey, Provider, resolve_base_url, resolve_key
@@ -38,19 +39,36 @@ from ._middleware import (
     logging_middleware,
     user_agent_middleware,
 )
+from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .lyra._client import Lyra
     from .mavera._client import Mavera
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AsyncSession", "BearerAuth"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "AsyncSession",
+    "BearerAuth",
+    "SessionStats",
+]
 
 T = TypeVar("T")
 
 #: Responses larger than this are refused rather than read into memory. A transcript
 #: of a long meeting with word timestamps is a few MB; 32 MiB leaves ample room.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+@attrs.define
+class SessionStats:
+    """What a session has done so far (attempts include retries)."""
+
+    attempts: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    status_errors: int = 0
+    connection_errors: int = 0
 
 
 class BearerAuth:
@@ -80,7 +98,8 @@ class AsyncSession:
     lazily inside the running loop with ``max_connections`` connections at most.
 
     ``middlewares`` are extra ``async def mw(request, call_next)`` callables run on every
-    attempt, after auth and before the logging middleware.
+    attempt, after auth and before the logging middleware. ``rate_limit`` paces each
+    key's requests within the limit its provider announces (see :class:`RateLimiter`).
     """
 
     def __init__(
@@ -96,6 +115,7 @@ class AsyncSession:
         client_session: aiohttp.ClientSession | None = None,
         middlewares: Sequence[Middleware] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        rate_limit: bool = True,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -127,11 +147,16 @@ class AsyncSession:
         self._client_session = client_session
         self._owns_client = client_session is None
         self._middlewares: tuple[Middleware, ...] = tuple(middlewares)
+        self._limiters: dict[str, RateLimiter] = (
+            {name: RateLimiter() for name in self._keys} if rate_limit else {}
+        )
+        self.stats = SessionStats()
         self._chain = build_chain(
             (
                 user_agent_middleware,
                 idempotency_key_middleware,
                 self._auth_middleware,
+                self._rate_limit_middleware,
                 *self._middlewares,
                 logging_middleware,
             ),
@@ -230,6 +255,16 @@ class AsyncSession:
             raise ConfigurationError(f"unknown provider {provider!r}")
         self._auth[provider] = auth
 
+    def rate_limiter(self, provider: str) -> RateLimiter | None:
+        """The limiter shared by every call with ``provider``'s key (``None`` when off)."""
+        return self._limiters.get(provider)
+
+    async def _rate_limit_middleware(self, request: Request, call_next: Handler) -> Response:
+        limiter = self._limiters.get(request.provider)
+        if limiter is None:
+            return await call_next(request)
+        return await limiter(request, call_next)
+
     async def _auth_middleware(self, request: Request, call_next: Handler) -> Response:
         auth = self._auth[request.provider]
         if auth is None:
@@ -283,15 +318,23 @@ class AsyncSession:
                 context=context if context is not None else {},
             )
             last = attempt >= policy.attempts
+            stats = self.stats
+            stats.attempts += 1
+            if attempt > 1:
+                stats.retries += 1
             try:
                 response = await self._chain(request)
             except APIConnectionError as exc:
+                stats.connection_errors += 1
                 if last or not policy.may_retry_error(method, sent=exc.sent):
                     raise
                 await _retry.sleep(policy.backoff(attempt, random.random()))
                 continue
             if response.ok:
                 return response
+            stats.status_errors += 1
+            if response.status == 429:
+                stats.rate_limited += 1
             error = error_from_response(provider, response.status, response.headers, response.body)
             if last or not policy.may_retry_status(method, response.status):
                 raise error

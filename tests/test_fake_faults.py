@@ -59,7 +59,7 @@ async def test_get_recovers_from_503_with_retry_after(
 async def test_429_storm_is_survived(sleeps: list[float]) -> None:
     """A key at its limit gets 429s with parsed rate-limit headers; with enough attempts, it gets through."""
     async with FakeServer(rpm=5, window=1.0) as fake:
-        async with fake.session(retry=lm.RetryPolicy(attempts=1)) as s:
+        async with fake.session(retry=lm.RetryPolicy(attempts=1), rate_limit=False) as s:
             outcomes = await asyncio.gather(
                 *(s.mavera.usage.get() for _ in range(20)), return_exceptions=True
             )
@@ -78,7 +78,7 @@ async def test_429_storm_is_survived(sleeps: list[float]) -> None:
 
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(_retry, "sleep", real_sleep)
-            async with fake.session(retry=lm.RetryPolicy(attempts=4)) as s:
+            async with fake.session(retry=lm.RetryPolicy(attempts=4), rate_limit=False) as s:
                 results = await asyncio.gather(*(s.mavera.usage.get() for _ in range(8)))
         assert len(results) == 8
 

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .._bulk import AmbiguousCreateError, BulkResult, Progress, is_ambiguous, run_bulk
 from .._convert import format_datetime
+from .._errors import LyraMaveraError, ValidationError
 from .._validate import check_aware_datetime, check_emails, check_text
-from ._models import Identity, Meeting
+from ._models import Identity, Meeting, MeetingRequest
 
 if TYPE_CHECKING:
     from .._session import AsyncSession
@@ -70,6 +72,51 @@ class Meetings:
         """
         body = meeting_body(title, start, attendees)
         return await self._session.call(PROVIDER, "POST", "/meeting", Meeting, json_body=body)
+
+    async def create_many(
+        self,
+        requests: Iterable[MeetingRequest],
+        *,
+        concurrency: int = 10,
+        on_progress: Progress | None = None,
+    ) -> list[BulkResult[Meeting]]:
+        """Create many meetings, at most ``concurrency`` at once.
+
+        Returns one :class:`BulkResult` per request, in input order; a failed item never
+        stops the others, and nothing raises out of here but bad arguments. Lyra has no
+        way to look a meeting up, so an item whose create *may* have succeeded (timeout
+        or dropped connection after sending, 5xx) is not sent again: its error is an
+        :class:`AmbiguousCreateError` saying the meeting may exist.
+        ``on_progress(done, total)`` is called after each item.
+        """
+
+        async def one(index: int, request: MeetingRequest) -> Meeting:
+            if not isinstance(request, MeetingRequest):
+                raise ValidationError(
+                    f"requests[{index}]",
+                    f"must be a lyra.MeetingRequest, got {type(request).__name__}",
+                )
+            body = meeting_body(
+                request.title,
+                request.start,
+                request.attendees or None,
+                prefix=f"requests[{index}].",
+            )
+            try:
+                return await self._session.call(
+                    PROVIDER, "POST", "/meeting", Meeting, json_body=body
+                )
+            except LyraMaveraError as exc:
+                if not is_ambiguous(exc):
+                    raise
+                raise AmbiguousCreateError(
+                    f"lyra: requests[{index}] may have created a meeting ({exc}); Lyra offers "
+                    "no way to check, so it was not sent again",
+                    provider=PROVIDER,
+                    cause=exc,
+                ) from exc
+
+        return await run_bulk(requests, one, concurrency=concurrency, on_progress=on_progress)
 
 
 class Lyra:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
 import attrs
 
-from .._convert import format_datetime
-from .._errors import ResponseValidationError, ValidationError
-from .._links import check_meeting_url
+from .. import _retry
+from .._bulk import AmbiguousCreateError, BulkResult, Progress, is_ambiguous, run_bulk
+from .._convert import format_datetime, parse_datetime
+from .._errors import BotFailedError, LyraMaveraError, ResponseValidationError, ValidationError
+from .._links import check_meeting_url, clean_link
+from .._poll import OnStatus, PollPolicy, check_policy, check_timeout, follow, notify
 from .._validate import check_aware_datetime, check_bool, check_id, check_number, check_text
+from .._wait_many import wait_many
 from ._models import (
     Analysis,
+    BotRequest,
     Cancellation,
     Meeting,
+    MeetingStatus,
     SchemaResult,
     Transcript,
     Usage,
@@ -35,6 +45,28 @@ MAX_REASON_LENGTH = 500
 TRANSCRIPT_FORMATS = ("segments", "text", "srt")
 
 T = TypeVar("T")
+logger = logging.getLogger("lyra_mavera")
+
+#: create_many: how many times one bot may be sent in all, after ambiguous failures
+#: that reconciliation could not resolve.
+CREATE_ROUNDS = 3
+#: How far back (seconds) and how deep (meetings) reconciliation looks for a bot.
+RECONCILE_LOOKBACK = 600.0
+RECONCILE_SCAN = 1_000
+#: Pause before the second look, for a server still writing the bot.
+RECONCILE_DELAY = 1.0
+
+
+def _identity(meeting_url: object, join_at: object) -> tuple[str, int | None]:
+    """What identifies a bot for reconciliation: its cleaned link and join second."""
+    link = clean_link(meeting_url) if isinstance(meeting_url, str) else repr(meeting_url)
+    if isinstance(join_at, str):
+        try:
+            join_at = parse_datetime(join_at)
+        except ValueError:
+            return link, None
+    seconds = int(join_at.timestamp()) if isinstance(join_at, datetime) else None
+    return link.rstrip("/"), seconds
 
 
 @attrs.frozen
@@ -94,7 +126,7 @@ async def _paginate(
     model: type[T],
     params: Mapping[str, str],
     page_size: int,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     cursor: str | None = None
     offset = 0
     seen: set[str] = set()
@@ -161,6 +193,185 @@ class Meetings:
         )
         return await self._session.call(PROVIDER, "POST", "/meetings", Meeting, json_body=body)
 
+    async def create_many(
+        self,
+        requests: Iterable[BotRequest],
+        *,
+        concurrency: int = 10,
+        on_progress: Progress | None = None,
+    ) -> list[BulkResult[Meeting]]:
+        """Send many bots, at most ``concurrency`` at once; results in input order.
+
+        No item's failure stops the others or raises out of here. Nothing is created
+        twice: when a create fails in a way that leaves it unknown whether Mavera made
+        the bot (timeout or dropped connection after sending, 5xx), the bot is first
+        looked for among the key's recent meetings (same link and ``join_at``, and title
+        and workspace when given) and adopted if found; only if it is not there is the
+        create sent again (at most twice more). Items whose link and ``join_at`` repeat
+        within the run cannot be told apart, so they are never re-sent: such an item
+        ends in :class:`AmbiguousCreateError`. ``on_progress(done, total)`` is called
+        after each item.
+        """
+        items = list(requests) if isinstance(requests, Iterable) else requests
+        keys = collections.Counter(
+            _identity(r.meeting_url, r.join_at) for r in items if isinstance(r, BotRequest)
+        )
+        claimed: set[str] = set()
+
+        async def one(index: int, request: BotRequest) -> Meeting:
+            if not isinstance(request, BotRequest):
+                raise ValidationError(
+                    f"requests[{index}]",
+                    f"must be a mavera.BotRequest, got {type(request).__name__}",
+                )
+            body = bot_body(
+                request.meeting_url,
+                request.title,
+                request.bot_name,
+                request.join_at,
+                request.workspace_id,
+                prefix=f"requests[{index}].",
+            )
+            unique = keys[_identity(request.meeting_url, request.join_at)] == 1
+            return await self._create_reconciled(index, body, claimed, reconcile=unique)
+
+        return await run_bulk(items, one, concurrency=concurrency, on_progress=on_progress)
+
+    async def _create_reconciled(
+        self, index: int, body: dict[str, Any], claimed: set[str], *, reconcile: bool
+    ) -> Meeting:
+        since = time.time() - RECONCILE_LOOKBACK
+        for _ in range(CREATE_ROUNDS):
+            try:
+                meeting = await self._session.call(
+                    PROVIDER, "POST", "/meetings", Meeting, json_body=body
+                )
+            except LyraMaveraError as exc:
+                if not is_ambiguous(exc):
+                    raise
+                error = exc
+            else:
+                claimed.add(meeting.id)
+                return meeting
+            if not reconcile:
+                break
+            try:
+                found = await self._find_created(body, since, claimed)
+                if found is None:
+                    # A slow server may still be writing it: look once more, a little later.
+                    await _retry.sleep(RECONCILE_DELAY)
+                    found = await self._find_created(body, since, claimed)
+            except LyraMaveraError as lookup:
+                error.add_note(f"looking for the bot among recent meetings failed: {lookup}")
+                break
+            if found is not None:
+                logger.info(
+                    "mavera requests[%d]: adopted bot %s after %s",
+                    index,
+                    found.id,
+                    type(error).__name__,
+                )
+                return found
+            logger.info(
+                "mavera requests[%d]: no bot after %s; sending again", index, type(error).__name__
+            )
+        raise AmbiguousCreateError(
+            f"mavera: requests[{index}] may have created a bot ({error}); it was not found among "
+            "recent meetings and was not sent again",
+            provider=PROVIDER,
+            cause=error,
+        ) from error
+
+    async def _find_created(
+        self, body: dict[str, Any], since: float, claimed: set[str]
+    ) -> Meeting | None:
+        """The unclaimed recent meeting matching a create's body, if any."""
+        want = _identity(body["meeting_url"], body.get("join_at"))
+        seen = 0
+        async with contextlib.aclosing(self.list()) as listing:
+            async for meeting in listing:
+                seen += 1
+                if meeting.created_at is not None and meeting.created_at.timestamp() < since:
+                    return None
+                if seen > RECONCILE_SCAN:
+                    return None
+                if meeting.id in claimed or not isinstance(meeting.meeting_url, str):
+                    continue
+                if _identity(meeting.meeting_url, meeting.join_at) != want:
+                    continue
+                if "title" in body and meeting.title != body["title"]:
+                    continue
+                if "workspace_id" in body and meeting.workspace_id != body["workspace_id"]:
+                    continue
+                claimed.add(meeting.id)
+                return meeting
+        return None
+
+    async def wait(
+        self,
+        meeting_id: str,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        on_status: OnStatus | None = None,
+    ) -> Meeting:
+        """Poll the bot until it is ``done`` and return it.
+
+        Raises :class:`BotFailedError` (with ``.meeting``) on ``fatal``, ``cancelled``,
+        ``media_expired``, or ``recording_permission_denied`` that outlasts
+        ``poll.permission_denied_grace``; :class:`WaitTimeoutError` (with the last meeting
+        seen) when ``timeout`` seconds pass -- no sleep runs past it. ``on_status(meeting)``
+        (plain or async) is called on each status change; the status never moves
+        backwards.
+        """
+        last: Meeting | None = None
+        async for meeting in self.watch(meeting_id, timeout=timeout, poll=poll):
+            last = meeting
+            await notify(on_status, meeting)
+        assert last is not None
+        if last.status == MeetingStatus.DONE:
+            return last
+        raise BotFailedError(f"mavera bot {last.id} ended in {last.status!s}", meeting=last)
+
+    def watch(
+        self,
+        meeting_id: str,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> AsyncGenerator[Meeting, None]:
+        """Yield the bot each time its status changes, ending after a terminal status
+        (see :meth:`wait` for which are terminal). Arguments are checked now."""
+        return follow(
+            self,
+            check_id("meeting_id", meeting_id),
+            timeout=check_timeout(timeout),
+            policy=check_policy(poll),
+        )
+
+    async def wait_many(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        concurrency: int = 20,
+        on_status: OnStatus | None = None,
+    ) -> dict[str, Meeting | LyraMaveraError]:
+        """Follow many bots at once with one scheduler and at most ``concurrency``
+        requests in flight. Returns, per id, the ``done`` meeting or the error that ended
+        it (:class:`BotFailedError`, :class:`WaitTimeoutError`, an API error). When many
+        bots are due together, pages of ``GET /meetings`` (100 bots a request) replace
+        single fetches; see :class:`PollPolicy` ``sweep_min``."""
+        return await wait_many(
+            self,
+            meeting_ids,
+            timeout=check_timeout(timeout),
+            policy=check_policy(poll),
+            concurrency=concurrency,
+            on_status=on_status,
+        )
+
     async def get(self, meeting_id: str) -> Meeting:
         """One meeting with its current bot status (``GET /meetings/{id}``)."""
         path = "/meetings/" + _id_path("meeting_id", meeting_id)
@@ -168,7 +379,7 @@ class Meetings:
 
     def list(
         self, *, workspace_id: str | None = None, page_size: int = MAX_PAGE_SIZE
-    ) -> AsyncIterator[Meeting]:
+    ) -> AsyncGenerator[Meeting, None]:
         """Every meeting, page by page (``GET /meetings``): ``async for m in ...list()``.
 
         Follows ``next_cursor`` (or advances ``offset`` when Mavera pages that way) until

@@ -1,0 +1,337 @@
+"""Following a Mavera bot until it is done: cadence, ordering, outcomes.
+
+Terminal statuses: ``done`` is success; ``fatal``, ``cancelled`` and ``media_expired``
+are failures. ``recording_permission_denied`` is not final at once -- the host may
+still allow recording, or the bot may leave -- so it counts as a failure only once it
+has lasted ``PollPolicy.permission_denied_grace`` seconds. Unknown statuses are
+followed like any in-progress status (and logged once).
+
+A status never moves backwards: statuses are ranked along the lifecycle, and an answer
+ranked below the best seen so far (a lagging replica) is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import _retry
+from ._errors import (
+    APIConnectionError,
+    BotFailedError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from .mavera._models import Meeting, MeetingStatus
+
+if TYPE_CHECKING:
+    from .mavera._client import Meetings
+
+__all__ = [
+    "STATUS_RANK",
+    "TRANSIENT_ERRORS",
+    "Follow",
+    "PollPolicy",
+    "check_policy",
+    "check_timeout",
+    "follow",
+    "notify",
+]
+
+logger = logging.getLogger("lyra_mavera")
+
+S = MeetingStatus
+#: Position along the lifecycle; equal ranks may replace each other.
+STATUS_RANK: dict[str, int] = {
+    S.PENDING: 0,
+    S.JOINING_CALL: 1,
+    S.IN_WAITING_ROOM: 2,
+    S.IN_CALL_NOT_RECORDING: 3,
+    S.RECORDING_PERMISSION_DENIED: 4,
+    S.IN_CALL_RECORDING: 4,
+    S.CALL_ENDED: 5,
+    S.RECORDING_DONE: 6,
+    S.DONE: 7,
+    S.MEDIA_EXPIRED: 8,
+    S.FATAL: 9,
+    S.CANCELLED: 9,
+}
+_FAILED = frozenset({S.FATAL, S.CANCELLED, S.MEDIA_EXPIRED})
+#: Poll failures worth another try (after backing off); anything else ends the wait.
+TRANSIENT_ERRORS = (APIConnectionError, ServerError, RateLimitError, ResponseValidationError)
+
+_DEFAULT_INTERVALS = {
+    S.PENDING: 10.0,
+    S.JOINING_CALL: 3.0,
+    S.IN_WAITING_ROOM: 5.0,
+    S.IN_CALL_NOT_RECORDING: 10.0,
+    S.IN_CALL_RECORDING: 15.0,
+    S.RECORDING_PERMISSION_DENIED: 5.0,
+    S.CALL_ENDED: 5.0,
+    S.RECORDING_DONE: 5.0,
+}
+_warned_unknown: set[str] = set()
+
+
+def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValidationError(
+            f"PollPolicy.{attribute.name}", f"must be a number >= 0, got {value!r}"
+        )
+
+
+@attrs.frozen
+class PollPolicy:
+    """How often a bot's status is asked for -- separate from :class:`RetryPolicy`,
+    which governs retrying one HTTP request.
+
+    - ``intervals``: seconds between polls per status (joining and waiting room every few
+      seconds; in the call slower; ``call_ended``/``recording_done`` faster again, since
+      ``done`` is near). ``default_interval`` covers statuses not listed (unknown ones).
+    - ``growing`` statuses poll ``growth`` times slower on each poll that finds no change,
+      up to ``max_interval``. ``jitter`` spreads polls by up to +/- that fraction.
+    - A ``pending`` bot whose ``join_at`` is ahead is not polled until ``join_lead``
+      seconds before it.
+    - ``permission_denied_grace``: how long ``recording_permission_denied`` may last
+      before it counts as a failure.
+    - ``max_errors`` failed polls in a row end the wait with the last error; between them
+      waits grow from ``error_wait``.
+    - ``sweep_min``: ``wait_many`` sweeps ``GET /meetings`` pages (100 bots a request)
+      instead of fetching bots one by one when at least this many are due within
+      ``sweep_horizon`` seconds and a sweep costs fewer requests than single fetches.
+    - ``time_scale`` divides every wait: ``PollPolicy(time_scale=100)`` follows a
+      ``FakeServer(time_scale=100)``.
+    """
+
+    intervals: Mapping[str, float] = attrs.field(factory=lambda: dict(_DEFAULT_INTERVALS))
+    default_interval: float = attrs.field(default=10.0, validator=_positive)
+    growing: frozenset[str] = frozenset({S.IN_CALL_NOT_RECORDING, S.IN_CALL_RECORDING})
+    growth: float = attrs.field(default=1.5, validator=_positive)
+    max_interval: float = attrs.field(default=60.0, validator=_positive)
+    jitter: float = attrs.field(default=0.1, validator=_positive)
+    join_lead: float = attrs.field(default=30.0, validator=_positive)
+    permission_denied_grace: float = attrs.field(default=120.0, validator=_positive)
+    max_errors: int = 5
+    error_wait: float = attrs.field(default=2.0, validator=_positive)
+    sweep_min: int = 50
+    sweep_horizon: float = attrs.field(default=2.0, validator=_positive)
+    time_scale: float = 1.0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.time_scale > 0:
+            raise ValidationError("PollPolicy.time_scale", "must be > 0")
+        if self.jitter > 1:
+            raise ValidationError("PollPolicy.jitter", "must be a fraction from 0 to 1")
+        for name in ("max_errors", "sweep_min"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(f"PollPolicy.{name}", f"must be an int >= 1, got {value!r}")
+        for status, seconds in self.intervals.items():
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not seconds >= 0
+            ):
+                raise ValidationError(f"PollPolicy.intervals[{status!r}]", "must be a number >= 0")
+
+    def interval(self, status: str, unchanged_polls: int, rand: float) -> float:
+        """Seconds until the next poll of a bot in ``status`` (pure; ``rand`` in [0, 1))."""
+        base = self.intervals.get(status, self.default_interval)
+        if status in self.growing and unchanged_polls:
+            try:
+                base *= self.growth ** min(unchanged_polls, 1_000)
+            except OverflowError:
+                base = math.inf
+        base = min(base, self.max_interval)
+        spread = base * self.jitter * (2 * min(max(rand, 0.0), 1.0) - 1)
+        return max(base + spread, 0.0) / self.time_scale
+
+    def error_delay(self, errors: int, rand: float) -> float:
+        """Seconds to wait after ``errors`` failed polls in a row (zero in testing mode)."""
+        if _retry.is_testing():
+            return 0.0
+        return (
+            _retry.backoff(
+                errors,
+                wait_initial=self.error_wait,
+                wait_max=self.max_interval,
+                wait_jitter=self.error_wait * self.jitter,
+                wait_exp_base=2.0,
+                rand=rand,
+            )
+            / self.time_scale
+        )
+
+
+@attrs.define(slots=True)
+class Follow:
+    """What is known of one bot being followed (no I/O: fed meetings, it decides)."""
+
+    meeting_id: str
+    policy: PollPolicy
+    last: Meeting | None = None
+    rank: int = -1
+    unchanged: int = 0
+    denied_since: float | None = None
+    errors: int = 0
+
+    def observe(self, meeting: Meeting, now: float) -> bool:
+        """Take in a fresh answer; ``True`` when the status changed (and is reported)."""
+        status = meeting.status
+        rank = STATUS_RANK.get(status)
+        if rank is not None and rank < self.rank:
+            return False  # an older status from a lagging replica: ignore it
+        self.errors = 0
+        if self.last is not None and status == self.last.status:
+            self.last = meeting
+            self.unchanged += 1
+            return False
+        if rank is None:
+            if status not in _warned_unknown:
+                _warned_unknown.add(str(status))
+                logger.warning(
+                    "mavera sent an unknown bot status %r; treating it as in progress", status
+                )
+        else:
+            self.rank = rank
+        self.last = meeting
+        self.unchanged = 0
+        if status == S.RECORDING_PERMISSION_DENIED:
+            self.denied_since = now
+        else:
+            self.denied_since = None
+        return True
+
+    def failed_for_good(self, now: float) -> bool:
+        """Whether the bot has failed for good (a failure status, or a permission denial
+        that outlasted its grace period)."""
+        if self.last is None:
+            return False
+        status = self.last.status
+        if status in _FAILED:
+            return True
+        grace = self.policy.permission_denied_grace / self.policy.time_scale
+        return self.denied_since is not None and now - self.denied_since >= grace
+
+    def finished(self, now: float) -> bool:
+        return self.last is not None and (self.last.status == S.DONE or self.failed_for_good(now))
+
+    def next_delay(self, now: float, rand: float) -> float:
+        """Seconds until this bot should be polled again (zero in testing mode)."""
+        last = self.last
+        if last is None or _retry.is_testing():
+            return 0.0
+        policy = self.policy
+        delay = policy.interval(last.status, self.unchanged, rand)
+        if last.status == S.PENDING and last.join_at is not None:
+            until = (last.join_at.timestamp() - time.time() - policy.join_lead) / policy.time_scale
+            delay = max(delay, until)
+        if self.denied_since is not None:
+            grace_left = (
+                self.denied_since + policy.permission_denied_grace / policy.time_scale - now
+            )
+            delay = min(delay, max(grace_left, 0.0))
+        return delay
+
+    def failure(self) -> BotFailedError:
+        meeting = self.last
+        assert meeting is not None
+        return BotFailedError(
+            f"mavera bot {meeting.id} ended in {meeting.status!s}", meeting=meeting
+        )
+
+    def timeout(self, timeout: float | None) -> WaitTimeoutError:
+        seen = f"last status {self.last.status!s}" if self.last else "no status seen"
+        return WaitTimeoutError(
+            f"mavera bot {self.meeting_id} not done within {timeout:g}s ({seen})"
+            if timeout is not None
+            else f"mavera bot {self.meeting_id}: wait ended ({seen})",
+            meeting=self.last,
+        )
+
+
+OnStatus = Callable[[Meeting], Awaitable[Any] | Any]
+
+
+async def notify(callback: OnStatus | None, meeting: Meeting) -> None:
+    """Call a user's ``on_status`` (plain or async)."""
+    if callback is not None:
+        result = callback(meeting)
+        if inspect.isawaitable(result):
+            await result
+
+
+async def follow(
+    meetings: Meetings,
+    meeting_id: str,
+    *,
+    timeout: float | None,
+    policy: PollPolicy,
+) -> AsyncGenerator[Meeting, None]:
+    """Yield the bot each time its status changes; end after a terminal status.
+
+    Raises :class:`WaitTimeoutError` at the deadline (no sleep runs past it) and the
+    last poll error after ``policy.max_errors`` failures in a row.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    state = Follow(meeting_id, policy)
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                meeting = await meetings.get(meeting_id)
+        except TimeoutError:
+            raise state.timeout(timeout) from None
+        except TRANSIENT_ERRORS as exc:
+            state.errors += 1
+            if state.errors >= policy.max_errors:
+                exc.add_note(
+                    f"gave up polling mavera bot {meeting_id} after {state.errors} "
+                    "failed polls in a row"
+                )
+                raise
+            delay = policy.error_delay(state.errors, random.random())
+        else:
+            now = loop.time()
+            if state.observe(meeting, now):
+                yield meeting
+            if state.finished(now):
+                return
+            delay = state.next_delay(now, random.random())
+        if deadline is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise state.timeout(timeout)
+            if delay >= left:
+                await _retry.sleep(left)
+                raise state.timeout(timeout)
+        await _retry.sleep(delay)
+
+
+def check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValidationError(
+            "timeout", f"must be a number of seconds > 0 or None, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def check_policy(poll: object) -> PollPolicy:
+    if poll is None:
+        return PollPolicy()
+    if not isinstance(poll, PollPolicy):
+        raise ValidationError("poll", f"must be a PollPolicy, got {type(poll).__name__}")
+    return poll

@@ -1,0 +1,237 @@
+"""``wait_many``: follow thousands of bots with one scheduler.
+
+One due-time heap holds every bot that is waiting for its next poll; a fixed pool of
+``concurrency`` workers takes due work from a queue. No task sleeps per bot, so
+memory grows with the bots' state (a few hundred bytes plus the last meeting seen),
+not with tasks.
+
+When many bots are due at once, one ``GET /meetings`` page answers up to 100 of them:
+the scheduler sweeps pages instead of fetching bots one by one when at least
+``PollPolicy.sweep_min`` bots are due and the sweep needs fewer requests than the
+single fetches would (it learns how many pages a sweep takes). Bots a sweep did not
+reach are fetched one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ._errors import LyraMaveraError, ResponseValidationError, ValidationError
+from ._poll import TRANSIENT_ERRORS, Follow, OnStatus, PollPolicy, notify
+from ._validate import check_id
+from .mavera._models import Meeting, MeetingStatus
+
+if TYPE_CHECKING:
+    from .mavera._client import Meetings
+
+__all__ = ["wait_many"]
+
+Outcome = Meeting | LyraMaveraError
+_PAGE = 100
+
+
+class _Scheduler:
+    def __init__(
+        self,
+        meetings: Meetings,
+        ids: list[str],
+        policy: PollPolicy,
+        timeout: float | None,
+        on_status: OnStatus | None,
+    ) -> None:
+        self.meetings = meetings
+        self.policy = policy
+        self.timeout = timeout
+        self.on_status = on_status
+        self.follows = {i: Follow(i, policy) for i in ids}
+        self.results: dict[str, Outcome] = {}
+        self.loop = asyncio.get_running_loop()
+        now = self.loop.time()
+        self.deadline = None if timeout is None else now + timeout
+        self._seq = itertools.count()
+        # A heap entry counts only while it matches next_at: rescheduling a bot (after a
+        # sweep saw it early) leaves its old entry behind, and that entry is skipped.
+        self.next_at = dict.fromkeys(ids, now)
+        self.heap: list[tuple[float, int, str]] = [(now, next(self._seq), i) for i in ids]
+        self.queue: asyncio.Queue[list[str]] = asyncio.Queue()
+        self.wake = asyncio.Event()
+        self.sweeping = False
+        self.sweep_pages: int | None = None
+        #: Requests made: single fetches and sweep pages.
+        self.requests = 0
+
+    # -- outcomes ----------------------------------------------------------------------
+
+    def _schedule(self, meeting_id: str, at: float) -> None:
+        self.next_at[meeting_id] = at
+        heapq.heappush(self.heap, (at, next(self._seq), meeting_id))
+
+    def _finish(self, meeting_id: str, outcome: Outcome) -> None:
+        self.results[meeting_id] = outcome
+        self.next_at.pop(meeting_id, None)
+
+    async def _apply(self, meeting: Meeting) -> None:
+        state = self.follows.get(meeting.id)
+        if state is None or meeting.id in self.results:
+            return
+        now = self.loop.time()
+        if state.observe(meeting, now):
+            await notify(self.on_status, meeting)
+        if state.finished(now):
+            last = state.last
+            assert last is not None
+            self._finish(meeting.id, last if last.status == MeetingStatus.DONE else state.failure())
+        else:
+            self._schedule(meeting.id, now + state.next_delay(now, random.random()))
+
+    def _failed_poll(self, meeting_id: str, exc: LyraMaveraError) -> None:
+        state = self.follows[meeting_id]
+        state.errors += 1
+        if not isinstance(exc, TRANSIENT_ERRORS) or state.errors >= self.policy.max_errors:
+            self._finish(meeting_id, exc)
+        else:
+            delay = self.policy.error_delay(state.errors, random.random())
+            self._schedule(meeting_id, self.loop.time() + delay)
+
+    # -- work ----------------------------------------------------------------------------
+
+    async def _poll_one(self, meeting_id: str) -> None:
+        self.requests += 1
+        try:
+            meeting = await self.meetings.get(meeting_id)
+        except LyraMaveraError as exc:
+            self._failed_poll(meeting_id, exc)
+            return
+        if meeting.id != meeting_id:
+            problem = f"$.id: asked for {meeting_id!r}, got {meeting.id!r}"
+            self._failed_poll(
+                meeting_id,
+                ResponseValidationError(f"mavera {problem}", provider="mavera", path=(problem,)),
+            )
+            return
+        await self._apply(meeting)
+
+    async def _sweep(self, due: list[str]) -> None:
+        """Read ``GET /meetings`` pages (newest first) until every due bot was seen or the
+        page budget is spent; every tracked bot met on the way is updated."""
+        wanted = set(due)
+        active = len(self.follows) - len(self.results)
+        budget = 2 * math.ceil(active / _PAGE) + 2
+        seen = 0
+        try:
+            async with contextlib.aclosing(self.meetings.list(page_size=_PAGE)) as listing:
+                async for meeting in listing:
+                    if seen % _PAGE == 0:
+                        self.requests += 1
+                    seen += 1
+                    if meeting.id in self.follows:
+                        wanted.discard(meeting.id)
+                        await self._apply(meeting)
+                    if not wanted or seen >= budget * _PAGE:
+                        break
+        except LyraMaveraError:
+            pass  # whatever the sweep missed is fetched one by one below
+        self.sweep_pages = max(1, math.ceil(seen / _PAGE))
+        for meeting_id in wanted:
+            if meeting_id not in self.results:
+                await self._poll_one(meeting_id)
+
+    async def _worker(self) -> None:
+        while True:
+            batch = await self.queue.get()
+            try:
+                if len(batch) == 1:
+                    await self._poll_one(batch[0])
+                else:
+                    await self._sweep(batch)
+            finally:
+                if len(batch) > 1:
+                    self.sweeping = False
+                self.wake.set()
+
+    def _take_due(self, now: float) -> bool:
+        """Hand due work to the workers: one sweep when enough bots are due within the
+        horizon and a sweep is cheaper, else single fetches of the bots due now.
+        Returns True when the work is held back for the sweep already running."""
+        heap, next_at = self.heap, self.next_at
+        soon: list[tuple[float, int, str]] = []
+        horizon = now + self.policy.sweep_horizon / self.policy.time_scale
+        while heap and heap[0][0] <= horizon:
+            entry = heapq.heappop(heap)
+            if next_at.get(entry[2]) == entry[0]:
+                soon.append(entry)
+        active = len(self.follows) - len(self.results)
+        pages = self.sweep_pages or math.ceil(active / _PAGE)
+        if len(soon) >= self.policy.sweep_min and pages < len(soon):
+            if self.sweeping:
+                # The running sweep may answer them: keep them until it ends.
+                for entry in soon:
+                    heapq.heappush(heap, entry)
+                return True
+            self.sweeping = True
+            self.queue.put_nowait([entry[2] for entry in soon])
+            return False
+        for entry in soon:
+            if entry[0] <= now:
+                self.queue.put_nowait([entry[2]])
+            else:
+                heapq.heappush(heap, entry)
+        return False
+
+    async def run(self, concurrency: int) -> dict[str, Outcome]:
+        async with asyncio.TaskGroup() as group:
+            workers = [group.create_task(self._worker()) for _ in range(concurrency)]
+            try:
+                await self._schedule_loop()
+            finally:
+                for worker in workers:
+                    worker.cancel()
+        for meeting_id, state in self.follows.items():
+            if meeting_id not in self.results:
+                self.results[meeting_id] = state.timeout(self.timeout)
+        return self.results
+
+    async def _schedule_loop(self) -> None:
+        total = len(self.follows)
+        while len(self.results) < total:
+            now = self.loop.time()
+            if self.deadline is not None and now >= self.deadline:
+                return
+            self.wake.clear()
+            held = self._take_due(now)
+            wait = max(self.heap[0][0] - now, 0.0) if self.heap and not held else None
+            if self.deadline is not None:
+                left = self.deadline - now
+                wait = left if wait is None else min(wait, left)
+            if wait is not None and wait <= 0:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self.wake.wait()
+
+
+async def wait_many(
+    meetings: Meetings,
+    meeting_ids: Iterable[str],
+    *,
+    timeout: float | None,
+    policy: PollPolicy,
+    concurrency: int,
+    on_status: OnStatus | None,
+) -> dict[str, Outcome]:
+    if isinstance(meeting_ids, str) or not isinstance(meeting_ids, Iterable):
+        raise ValidationError("meeting_ids", "must be an iterable of meeting ids (not one string)")
+    ids = list(dict.fromkeys(check_id(f"meeting_ids[{n}]", i) for n, i in enumerate(meeting_ids)))
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", f"must be an int >= 1, got {concurrency!r}")
+    if not ids:
+        return {}
+    return await _Scheduler(meetings, ids, policy, timeout, on_status).run(concurrency)
