@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 from collections.abc import Mapping
 
@@ -50,6 +51,8 @@ class RateLimiter:
     """Paces one key's requests; use as a middleware (``await limiter(request, next)``)."""
 
     def __init__(self, *, window: float | None = None) -> None:
+        """``window``: the provider's window in seconds; by default it is read off the
+        first response of a fresh window (``X-RateLimit-Reset``), else 60."""
         self.limit: int | None = None
         self.window = window or _DEFAULT_WINDOW
         self._window_fixed = window is not None
@@ -134,9 +137,10 @@ class RateLimiter:
             reset = _float(headers.get("X-RateLimit-Reset"))
             if first and not self._window_fixed and reset is not None and remaining == limit - 1:
                 # A fresh window holds only this request: it resets one window from now.
+                # Reset is often whole seconds: round up, as waiting longer is the safe error.
                 inferred = reset - time.time()
                 if 0.5 <= inferred <= 3600:
-                    self.window = float(round(inferred)) if inferred >= 2 else inferred
+                    self.window = float(math.ceil(inferred)) if inferred >= 2 else inferred
             if remaining is not None:
                 self._trim(now)
                 used = limit - remaining

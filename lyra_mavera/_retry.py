@@ -10,8 +10,7 @@ import asyncio
 import email.utils
 import math
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 import attrs
 
@@ -23,7 +22,6 @@ __all__ = [
     "parse_retry_after",
     "set_testing",
     "sleep",
-    "testing_mode",
 ]
 
 #: Statuses worth another attempt for a request that is safe to repeat.
@@ -157,27 +155,36 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 _testing = False
 
 
-def set_testing(on: bool = True) -> None:
-    """Turn testing mode on or off: every retry and polling wait becomes zero, so a
-    test suite never sleeps. Exposed as ``lyra_mavera.testing.set_testing``."""
+class _TestingSwitch:
+    """What :func:`set_testing` returns: also a context manager that restores the
+    previous setting on exit."""
+
+    def __init__(self, before: bool) -> None:
+        self._before = before
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _testing
+        _testing = self._before
+
+
+def set_testing(on: bool = True) -> _TestingSwitch:
+    """Turn testing mode on or off: every retry, polling and rate-limit wait becomes
+    zero, so a test suite never sleeps. Exposed as ``lyra_mavera.testing.set_testing``.
+
+    Call it plainly, or as ``with set_testing(True): ...`` to restore the previous
+    setting afterwards.
+    """
     global _testing
-    _testing = bool(on)
+    before, _testing = _testing, bool(on)
+    return _TestingSwitch(before)
 
 
 def is_testing() -> bool:
     """Whether testing mode is on."""
     return _testing
-
-
-@contextmanager
-def testing_mode(on: bool = True) -> Iterator[None]:  # noqa: PT028 -- not a test, a context manager
-    """Testing mode for the duration of a ``with`` block."""
-    before = _testing
-    set_testing(on)
-    try:
-        yield
-    finally:
-        set_testing(before)
 
 
 async def sleep(seconds: float) -> None:

@@ -99,7 +99,8 @@ class AsyncSession:
 
     ``middlewares`` are extra ``async def mw(request, call_next)`` callables run on every
     attempt, after auth and before the logging middleware. ``rate_limit`` paces each
-    key's requests within the limit its provider announces (see :class:`RateLimiter`).
+    key's requests within the limit its provider announces (see :class:`RateLimiter`);
+    ``rate_limit_window`` fixes the length of that window in seconds.
     """
 
     def __init__(
@@ -116,6 +117,7 @@ class AsyncSession:
         middlewares: Sequence[Middleware] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         rate_limit: bool = True,
+        rate_limit_window: float | None = None,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -148,7 +150,9 @@ class AsyncSession:
         self._owns_client = client_session is None
         self._middlewares: tuple[Middleware, ...] = tuple(middlewares)
         self._limiters: dict[str, RateLimiter] = (
-            {name: RateLimiter() for name in self._keys} if rate_limit else {}
+            {name: RateLimiter(window=rate_limit_window) for name in self._keys}
+            if rate_limit
+            else {}
         )
         self.stats = SessionStats()
         self._chain = build_chain(

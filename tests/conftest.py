@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 
 import lyra_mavera as lm
 from lyra_mavera import _retry
-from lyra_mavera.testing import testing_mode
+from lyra_mavera.testing import set_testing
 
 LYRA_KEY = "lyra_" + "k3yL" * 8
 MAVERA_KEY = "mvra_live_" + "s3cr" * 8
@@ -36,7 +36,7 @@ def assert_no_secret(text: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_waits() -> Iterator[None]:
-    with testing_mode():
+    with set_testing(True):
         yield
 
 

@@ -278,7 +278,9 @@ async def test_auth_errors(fake: FakeServer) -> None:
 async def test_rate_limit_headers_and_429(fake: FakeServer) -> None:
     """Every Mavera answer has X-RateLimit-*; past the limit comes 429 with Retry-After."""
     key = fake.add_key("mavera", rpm=3)
-    async with fake.session(mavera_api_key=key, retry=lm.RetryPolicy(attempts=1), rate_limit=False) as s:
+    async with fake.session(
+        mavera_api_key=key, retry=lm.RetryPolicy(attempts=1), rate_limit=False
+    ) as s:
         remaining = []
         for _ in range(3):
             response = await s.request("mavera", "GET", "/usage")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import logging
-import time
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -13,14 +10,14 @@ from urllib.parse import quote
 
 import attrs
 
-from .. import _retry
-from .._bulk import AmbiguousCreateError, BulkResult, Progress, is_ambiguous, run_bulk
-from .._convert import format_datetime, parse_datetime
+from .._bulk import BulkResult, Progress
+from .._convert import format_datetime
 from .._errors import BotFailedError, LyraMaveraError, ResponseValidationError, ValidationError
-from .._links import check_meeting_url, clean_link
+from .._links import check_meeting_url
 from .._poll import OnStatus, PollPolicy, check_policy, check_timeout, follow, notify
 from .._validate import check_aware_datetime, check_bool, check_id, check_number, check_text
 from .._wait_many import wait_many
+from ._bulk import create_bots
 from ._models import (
     Analysis,
     BotRequest,
@@ -46,27 +43,6 @@ TRANSCRIPT_FORMATS = ("segments", "text", "srt")
 
 T = TypeVar("T")
 logger = logging.getLogger("lyra_mavera")
-
-#: create_many: how many times one bot may be sent in all, after ambiguous failures
-#: that reconciliation could not resolve.
-CREATE_ROUNDS = 3
-#: How far back (seconds) and how deep (meetings) reconciliation looks for a bot.
-RECONCILE_LOOKBACK = 600.0
-RECONCILE_SCAN = 1_000
-#: Pause before the second look, for a server still writing the bot.
-RECONCILE_DELAY = 1.0
-
-
-def _identity(meeting_url: object, join_at: object) -> tuple[str, int | None]:
-    """What identifies a bot for reconciliation: its cleaned link and join second."""
-    link = clean_link(meeting_url) if isinstance(meeting_url, str) else repr(meeting_url)
-    if isinstance(join_at, str):
-        try:
-            join_at = parse_datetime(join_at)
-        except ValueError:
-            return link, None
-    seconds = int(join_at.timestamp()) if isinstance(join_at, datetime) else None
-    return link.rstrip("/"), seconds
 
 
 @attrs.frozen
@@ -191,6 +167,10 @@ class Meetings:
         body = bot_body(
             meeting_url, title, bot_name, join_at, workspace_id, skip_link_check=skip_link_check
         )
+        return await self._create_body(body)
+
+    async def _create_body(self, body: dict[str, Any]) -> Meeting:
+        """``POST /meetings`` with an already validated body."""
         return await self._session.call(PROVIDER, "POST", "/meetings", Meeting, json_body=body)
 
     async def create_many(
@@ -212,100 +192,7 @@ class Meetings:
         ends in :class:`AmbiguousCreateError`. ``on_progress(done, total)`` is called
         after each item.
         """
-        items = list(requests) if isinstance(requests, Iterable) else requests
-        keys = collections.Counter(
-            _identity(r.meeting_url, r.join_at) for r in items if isinstance(r, BotRequest)
-        )
-        claimed: set[str] = set()
-
-        async def one(index: int, request: BotRequest) -> Meeting:
-            if not isinstance(request, BotRequest):
-                raise ValidationError(
-                    f"requests[{index}]",
-                    f"must be a mavera.BotRequest, got {type(request).__name__}",
-                )
-            body = bot_body(
-                request.meeting_url,
-                request.title,
-                request.bot_name,
-                request.join_at,
-                request.workspace_id,
-                prefix=f"requests[{index}].",
-            )
-            unique = keys[_identity(request.meeting_url, request.join_at)] == 1
-            return await self._create_reconciled(index, body, claimed, reconcile=unique)
-
-        return await run_bulk(items, one, concurrency=concurrency, on_progress=on_progress)
-
-    async def _create_reconciled(
-        self, index: int, body: dict[str, Any], claimed: set[str], *, reconcile: bool
-    ) -> Meeting:
-        since = time.time() - RECONCILE_LOOKBACK
-        for _ in range(CREATE_ROUNDS):
-            try:
-                meeting = await self._session.call(
-                    PROVIDER, "POST", "/meetings", Meeting, json_body=body
-                )
-            except LyraMaveraError as exc:
-                if not is_ambiguous(exc):
-                    raise
-                error = exc
-            else:
-                claimed.add(meeting.id)
-                return meeting
-            if not reconcile:
-                break
-            try:
-                found = await self._find_created(body, since, claimed)
-                if found is None:
-                    # A slow server may still be writing it: look once more, a little later.
-                    await _retry.sleep(RECONCILE_DELAY)
-                    found = await self._find_created(body, since, claimed)
-            except LyraMaveraError as lookup:
-                error.add_note(f"looking for the bot among recent meetings failed: {lookup}")
-                break
-            if found is not None:
-                logger.info(
-                    "mavera requests[%d]: adopted bot %s after %s",
-                    index,
-                    found.id,
-                    type(error).__name__,
-                )
-                return found
-            logger.info(
-                "mavera requests[%d]: no bot after %s; sending again", index, type(error).__name__
-            )
-        raise AmbiguousCreateError(
-            f"mavera: requests[{index}] may have created a bot ({error}); it was not found among "
-            "recent meetings and was not sent again",
-            provider=PROVIDER,
-            cause=error,
-        ) from error
-
-    async def _find_created(
-        self, body: dict[str, Any], since: float, claimed: set[str]
-    ) -> Meeting | None:
-        """The unclaimed recent meeting matching a create's body, if any."""
-        want = _identity(body["meeting_url"], body.get("join_at"))
-        seen = 0
-        async with contextlib.aclosing(self.list()) as listing:
-            async for meeting in listing:
-                seen += 1
-                if meeting.created_at is not None and meeting.created_at.timestamp() < since:
-                    return None
-                if seen > RECONCILE_SCAN:
-                    return None
-                if meeting.id in claimed or not isinstance(meeting.meeting_url, str):
-                    continue
-                if _identity(meeting.meeting_url, meeting.join_at) != want:
-                    continue
-                if "title" in body and meeting.title != body["title"]:
-                    continue
-                if "workspace_id" in body and meeting.workspace_id != body["workspace_id"]:
-                    continue
-                claimed.add(meeting.id)
-                return meeting
-        return None
+        return await create_bots(self, requests, concurrency=concurrency, on_progress=on_progress)
 
     async def wait(
         self,

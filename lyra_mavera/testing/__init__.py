@@ -8,11 +8,11 @@
         async with fake.session() as s:
             bot = await s.mavera.meetings.create("https://zoom.us/j/123")
 
-``set_testing(True)`` (or ``with testing_mode():``) turns every retry and polling wait
+``set_testing(True)`` (or ``with set_testing(True):``) turns every retry and polling wait
 into zero, so a test suite never sleeps.
 """
 
-from .._retry import is_testing, set_testing, testing_mode
+from .._retry import is_testing, set_testing
 from ._bots import BotScript
 from ._clock import FakeClock
 from ._faults import Fault
@@ -27,5 +27,4 @@ __all__ = [
     "RecordedRequest",
     "is_testing",
     "set_testing",
-    "testing_mode",
 ]
