@@ -12,7 +12,14 @@ import attrs
 
 from ._errors import APIConnectionError, LyraMaveraError, ServerError, ValidationError
 
-__all__ = ["AmbiguousCreateError", "BulkResult", "is_ambiguous", "run_bulk"]
+__all__ = [
+    "AmbiguousCreateError",
+    "BulkResult",
+    "OnResult",
+    "Progress",
+    "is_ambiguous",
+    "run_bulk",
+]
 
 logger = logging.getLogger("lyra_mavera")
 
@@ -38,9 +45,10 @@ class BulkResult(Generic[T]):
 class AmbiguousCreateError(LyraMaveraError):
     """A create failed in a way that leaves it unknown whether the server created the
     resource (a timeout or dropped connection after sending, or a 5xx). ``cause`` is the
-    original error. The item was not sent again, so nothing was created twice."""
+    original error (``None`` when the process stopped mid-request). The item was not
+    sent again, so nothing was created twice."""
 
-    def __init__(self, message: str, *, provider: str, cause: LyraMaveraError) -> None:
+    def __init__(self, message: str, *, provider: str, cause: LyraMaveraError | None) -> None:
         super().__init__(message)
         self.provider = provider
         self.cause = cause
@@ -54,6 +62,7 @@ def is_ambiguous(exc: LyraMaveraError) -> bool:
 
 
 Progress = Callable[[int, int], Awaitable[Any] | Any]
+OnResult = Callable[["BulkResult[Any]"], Awaitable[Any] | Any]
 
 
 def check_concurrency(concurrency: object) -> int:
@@ -68,9 +77,14 @@ async def run_bulk(
     *,
     concurrency: int,
     on_progress: Progress | None,
+    on_result: OnResult | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> list[BulkResult[T]]:
     """Run ``create(index, request)`` for every request with at most ``concurrency`` at
-    once; results in input order. No item's failure stops the others or escapes."""
+    once; results in input order. No item's failure stops the others or escapes.
+
+    ``on_start(index)`` runs just before an item is sent, ``on_result(result)`` as soon as
+    it is known (before ``on_progress``); both may be plain or async (``on_start`` plain)."""
     if isinstance(requests, str | bytes) or not isinstance(requests, Iterable):
         raise ValidationError("requests", "must be an iterable of requests")
     items = list(requests)
@@ -81,8 +95,13 @@ async def run_bulk(
     done = 0
     progress_failed = False
 
-    async def report() -> None:
+    async def report(result: BulkResult[T]) -> None:
         nonlocal progress_failed
+        if on_result is not None:
+            # Unlike progress, a failing result sink is the caller's data at stake: raise.
+            outcome = on_result(result)
+            if inspect.isawaitable(outcome):
+                await outcome
         if on_progress is None or progress_failed:
             return
         try:
@@ -98,6 +117,8 @@ async def run_bulk(
         nonlocal done
         for index in next_index:
             request = items[index]
+            if on_start is not None:
+                on_start(index)
             try:
                 value = await create(index, request)
             except LyraMaveraError as exc:
@@ -109,7 +130,9 @@ async def run_bulk(
             else:
                 results[index] = BulkResult(index, request, value=value)
             done += 1
-            await report()
+            result = results[index]
+            assert result is not None
+            await report(result)
 
     async with asyncio.TaskGroup() as group:
         for _ in range(min(concurrency, total)):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .._bulk import AmbiguousCreateError, BulkResult, Progress, is_ambiguous, run_bulk
+from .._bulk import (
+    AmbiguousCreateError,
+    BulkResult,
+    OnResult,
+    Progress,
+    is_ambiguous,
+    run_bulk,
+)
 from .._convert import format_datetime
 from .._errors import LyraMaveraError, ValidationError
 from .._validate import check_aware_datetime, check_emails, check_text
@@ -15,7 +22,7 @@ from ._models import Identity, Meeting, MeetingRequest
 if TYPE_CHECKING:
     from .._session import AsyncSession
 
-__all__ = ["Auth", "Lyra", "Meetings", "meeting_body"]
+__all__ = ["Auth", "Lyra", "Meetings", "create_meetings", "meeting_body"]
 
 PROVIDER = "lyra"
 
@@ -79,6 +86,7 @@ class Meetings:
         *,
         concurrency: int = 10,
         on_progress: Progress | None = None,
+        on_result: OnResult | None = None,
     ) -> list[BulkResult[Meeting]]:
         """Create many meetings, at most ``concurrency`` at once.
 
@@ -87,36 +95,58 @@ class Meetings:
         way to look a meeting up, so an item whose create *may* have succeeded (timeout
         or dropped connection after sending, 5xx) is not sent again: its error is an
         :class:`AmbiguousCreateError` saying the meeting may exist.
-        ``on_progress(done, total)`` is called after each item.
+        ``on_result(result)`` receives each item's result as soon as it is known and
+        ``on_progress(done, total)`` follows it.
         """
+        return await create_meetings(
+            self._session,
+            requests,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            on_result=on_result,
+        )
 
-        async def one(index: int, request: MeetingRequest) -> Meeting:
-            if not isinstance(request, MeetingRequest):
-                raise ValidationError(
-                    f"requests[{index}]",
-                    f"must be a lyra.MeetingRequest, got {type(request).__name__}",
-                )
-            body = meeting_body(
-                request.title,
-                request.start,
-                request.attendees or None,
-                prefix=f"requests[{index}].",
+
+async def create_meetings(
+    session: AsyncSession,
+    requests: Iterable[MeetingRequest],
+    *,
+    concurrency: int,
+    on_progress: Progress | None,
+    on_result: OnResult | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> list[BulkResult[Meeting]]:
+    """The body of :meth:`Meetings.create_many` (``on_start`` serves the CLI's journal)."""
+
+    async def one(index: int, request: MeetingRequest) -> Meeting:
+        if not isinstance(request, MeetingRequest):
+            raise ValidationError(
+                f"requests[{index}]",
+                f"must be a lyra.MeetingRequest, got {type(request).__name__}",
             )
-            try:
-                return await self._session.call(
-                    PROVIDER, "POST", "/meeting", Meeting, json_body=body
-                )
-            except LyraMaveraError as exc:
-                if not is_ambiguous(exc):
-                    raise
-                raise AmbiguousCreateError(
-                    f"lyra: requests[{index}] may have created a meeting ({exc}); Lyra offers "
-                    "no way to check, so it was not sent again",
-                    provider=PROVIDER,
-                    cause=exc,
-                ) from exc
+        body = meeting_body(
+            request.title, request.start, request.attendees or None, prefix=f"requests[{index}]."
+        )
+        try:
+            return await session.call(PROVIDER, "POST", "/meeting", Meeting, json_body=body)
+        except LyraMaveraError as exc:
+            if not is_ambiguous(exc):
+                raise
+            raise AmbiguousCreateError(
+                f"lyra: requests[{index}] may have created a meeting ({exc}); Lyra offers "
+                "no way to check, so it was not sent again",
+                provider=PROVIDER,
+                cause=exc,
+            ) from exc
 
-        return await run_bulk(requests, one, concurrency=concurrency, on_progress=on_progress)
+    return await run_bulk(
+        requests,
+        one,
+        concurrency=concurrency,
+        on_progress=on_progress,
+        on_result=on_result,
+        on_start=on_start,
+    )
 
 
 class Lyra:

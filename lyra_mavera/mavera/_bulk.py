@@ -14,12 +14,19 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import _retry
-from .._bulk import AmbiguousCreateError, BulkResult, Progress, is_ambiguous, run_bulk
+from .._bulk import (
+    AmbiguousCreateError,
+    BulkResult,
+    OnResult,
+    Progress,
+    is_ambiguous,
+    run_bulk,
+)
 from .._convert import parse_datetime
 from .._errors import LyraMaveraError, ValidationError
 from .._links import clean_link
@@ -28,7 +35,13 @@ from ._models import BotRequest, Meeting
 if TYPE_CHECKING:
     from ._client import Meetings
 
-__all__ = ["CREATE_ROUNDS", "RECONCILE_DELAY", "RECONCILE_SCAN", "create_bots"]
+__all__ = [
+    "CREATE_ROUNDS",
+    "RECONCILE_DELAY",
+    "RECONCILE_SCAN",
+    "create_bots",
+    "find_existing",
+]
 
 logger = logging.getLogger("lyra_mavera")
 
@@ -112,7 +125,10 @@ async def create_bots(
     *,
     concurrency: int,
     on_progress: Progress | None,
+    on_result: OnResult | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> list[BulkResult[Meeting]]:
+    """The body of ``Meetings.create_many`` (``on_start`` serves the CLI's journal)."""
     from ._client import bot_body
 
     items = list(requests) if isinstance(requests, Iterable) else requests
@@ -171,4 +187,35 @@ async def create_bots(
             cause=error,
         ) from error
 
-    return await run_bulk(items, one, concurrency=concurrency, on_progress=on_progress)
+    return await run_bulk(
+        items,
+        one,
+        concurrency=concurrency,
+        on_progress=on_progress,
+        on_result=on_result,
+        on_start=on_start,
+    )
+
+
+async def find_existing(
+    meetings: Meetings, requests: dict[int, BotRequest], *, since: float
+) -> dict[int, Meeting]:
+    """Bots already made for ``requests`` (by index) since ``since`` (Unix time): what a
+    resumed run adopts for the items that were in flight when the last run stopped.
+    Requests whose link and ``join_at`` repeat are left out: they cannot be told apart."""
+    counts = collections.Counter(identity(r.meeting_url, r.join_at) for r in requests.values())
+    recent = RecentMeetings(meetings, since=since - RECONCILE_SKEW)
+    now = asyncio.get_running_loop().time()
+    found: dict[int, Meeting] = {}
+    for index, request in requests.items():
+        if counts[identity(request.meeting_url, request.join_at)] != 1:
+            continue
+        body: dict[str, Any] = {"meeting_url": request.meeting_url, "join_at": request.join_at}
+        if request.title is not None:
+            body["title"] = request.title
+        if request.workspace_id is not None:
+            body["workspace_id"] = request.workspace_id
+        meeting = await recent.find(body, now)
+        if meeting is not None:
+            found[index] = meeting
+    return found

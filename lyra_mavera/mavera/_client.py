@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import attrs
 
-from .._bulk import BulkResult, Progress
+from .._bulk import BulkResult, OnResult, Progress
 from .._convert import format_datetime
 from .._errors import BotFailedError, LyraMaveraError, ResponseValidationError, ValidationError
 from .._links import check_meeting_url
@@ -179,6 +179,7 @@ class Meetings:
         *,
         concurrency: int = 10,
         on_progress: Progress | None = None,
+        on_result: OnResult | None = None,
     ) -> list[BulkResult[Meeting]]:
         """Send many bots, at most ``concurrency`` at once; results in input order.
 
@@ -189,10 +190,12 @@ class Meetings:
         and workspace when given) and adopted if found; only if it is not there is the
         create sent again (at most twice more). Items whose link and ``join_at`` repeat
         within the run cannot be told apart, so they are never re-sent: such an item
-        ends in :class:`AmbiguousCreateError`. ``on_progress(done, total)`` is called
-        after each item.
+        ends in :class:`AmbiguousCreateError`. ``on_result(result)`` receives each item's
+        result as soon as it is known and ``on_progress(done, total)`` follows it.
         """
-        return await create_bots(self, requests, concurrency=concurrency, on_progress=on_progress)
+        return await create_bots(
+            self, requests, concurrency=concurrency, on_progress=on_progress, on_result=on_result
+        )
 
     async def wait(
         self,
