@@ -100,7 +100,8 @@ class AsyncSession:
     ``middlewares`` are extra ``async def mw(request, call_next)`` callables run on every
     attempt, after auth and before the logging middleware. ``rate_limit`` paces each
     key's requests within the limit its provider announces (see :class:`RateLimiter`);
-    ``rate_limit_window`` fixes the length of that window in seconds.
+    ``rate_limit_window`` fixes the length of that window in seconds. TLS certificates
+    are always verified unless ``verify_tls=False`` is passed (which warns).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class AsyncSession:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         rate_limit: bool = True,
         rate_limit_window: float | None = None,
+        verify_tls: bool = True,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -146,6 +148,16 @@ class AsyncSession:
         self.max_connections = max_connections
         self.max_response_bytes = max_response_bytes
         self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        if verify_tls is not True:
+            if verify_tls is not False:
+                raise ConfigurationError("verify_tls must be True or False")
+            # Only this explicit argument turns verification off, and it says so.
+            warnings.warn(
+                "AsyncSession(verify_tls=False): TLS certificates are not verified; API keys "
+                "can be read by anyone in the middle",
+                stacklevel=2,
+            )
+        self.verify_tls = verify_tls
         self._client_session = client_session
         self._owns_client = client_session is None
         self._middlewares: tuple[Middleware, ...] = tuple(middlewares)
@@ -236,7 +248,7 @@ class AsyncSession:
             raise LyraMaveraError("this AsyncSession is closed; create a new one")
         client = self._client_session
         if client is None:
-            connector = aiohttp.TCPConnector(limit=self.max_connections)
+            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=self.verify_tls)
             client = self._client_session = aiohttp.ClientSession(connector=connector)
         return client
 

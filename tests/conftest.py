@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 
 import lyra_mavera as lm
 from lyra_mavera import _retry
-from lyra_mavera.testing import set_testing
+from lyra_mavera.testing import FakeServer, set_testing
 
 LYRA_KEY = "lyra_" + "k3yL" * 8
 MAVERA_KEY = "mvra_live_" + "s3cr" * 8
@@ -29,8 +29,12 @@ def sample(name: str) -> Any:
     return json.loads((SAMPLES / name).read_text())
 
 
+#: Every key in play during the current test: ours, and those FakeServer makes.
+_keys_in_play: set[str] = set(SECRETS)
+
+
 def assert_no_secret(text: str) -> None:
-    for secret in SECRETS:
+    for secret in _keys_in_play:
         assert secret not in text, "an API key leaked"
 
 
@@ -41,13 +45,45 @@ def _no_waits() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _no_key_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def _no_key_anywhere(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail the test if any key shows up in a log record (captured at DEBUG) or in the
+    str/repr of any SDK error raised or built during it."""
     caplog.set_level(logging.DEBUG, logger="lyra_mavera")
+    errors: list[BaseException] = []
+
+    def recording_new(cls: type[lm.LyraMaveraError], *args: Any, **kwargs: Any) -> Any:
+        # Delegate to the next real __new__ (OSError's for WaitTimeoutError).
+        for klass in cls.__mro__:
+            new = klass.__dict__.get("__new__")
+            if new is not None and new is not recording_new:
+                err = new(cls, *args)
+                break
+        errors.append(err)
+        return err
+
+    original_add_key = FakeServer.add_key
+
+    def add_key(self: FakeServer, *args: Any, **kwargs: Any) -> str:
+        key = original_add_key(self, *args, **kwargs)
+        _keys_in_play.add(key)
+        _keys_in_play.add(key[10:])
+        return key
+
+    monkeypatch.setattr(lm.LyraMaveraError, "__new__", recording_new)
+    monkeypatch.setattr(FakeServer, "add_key", add_key)
     yield
     for record in caplog.records:
         assert_no_secret(record.getMessage())
         if record.exc_info and record.exc_info[1] is not None:
             assert_no_secret(str(record.exc_info[1]))
+    for err in errors:
+        assert_no_secret(str(err))
+        assert_no_secret(repr(err))
+        for note in getattr(err, "__notes__", ()):
+            assert_no_secret(note)
+    _keys_in_play.intersection_update(SECRETS)
 
 
 @pytest.fixture

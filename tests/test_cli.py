@@ -127,7 +127,7 @@ async def test_mavera_commands(env: dict[str, str], fake: FakeServer) -> None:
     second = lines(out)[0]["id"]
     code, out, _ = await cli("mavera", "cancel", second, "--reason", "moved", env=env)
     assert code == 0 and "cancelled" in out
-    code, out, err = await cli("mavera", "wait", second, env=env)
+    code, out, err = await cli("mavera", "wait", second, "--time-scale", "500", env=env)
     assert code == 4 and "BotFailedError" in err and "Traceback" not in err
 
 

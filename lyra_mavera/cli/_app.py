@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from .. import _errors as e
+from .._poll import PollPolicy
 from .._session import AsyncSession
 from ._output import EXIT_INTERRUPTED, Output
 
@@ -106,6 +107,14 @@ def parse_when(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return parsed
 
 
+_time_scale_option = click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    help="Poll this much faster (for a fake-server with a fast clock).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @common
 @click.version_option(package_name="lyra-mavera")
@@ -182,6 +191,7 @@ def _meeting_line(meeting: Any) -> str:
 @click.option("--workspace", "workspace_id")
 @click.option("--wait", "wait_", is_flag=True, help="Follow the bot until it is done.")
 @click.option("--timeout", type=float, help="With --wait: give up after this many seconds.")
+@_time_scale_option
 @click.pass_context
 def create_bot(
     ctx: click.Context,
@@ -192,6 +202,7 @@ def create_bot(
     workspace_id: str | None,
     wait_: bool,
     timeout: float | None,
+    time_scale: float,
 ) -> None:
     """Send a bot into the call at URL."""
 
@@ -209,7 +220,9 @@ def create_bot(
     session_command(go)(ctx)
 
 
-async def _follow(s: AsyncSession, out: Output, meeting_id: str, timeout: float | None) -> Any:
+async def _follow(
+    s: AsyncSession, out: Output, meeting_id: str, timeout: float | None, time_scale: float = 1.0
+) -> Any:
     with out.err.status(f"{meeting_id}: waiting for the first status") as status:
 
         def show(meeting: Any) -> None:
@@ -217,7 +230,9 @@ async def _follow(s: AsyncSession, out: Output, meeting_id: str, timeout: float 
             if not out.err.is_terminal:
                 out.err.print(f"{meeting_id}: {meeting.status}")
 
-        return await s.mavera.meetings.wait(meeting_id, timeout=timeout, on_status=show)
+        return await s.mavera.meetings.wait(
+            meeting_id, timeout=timeout, poll=PollPolicy(time_scale=time_scale), on_status=show
+        )
 
 
 @mavera.command()
@@ -286,12 +301,13 @@ def transcript(ctx: click.Context, meeting_id: str, fmt: str) -> None:
 @common
 @click.argument("meeting_id")
 @click.option("--timeout", type=float, help="Give up after this many seconds.")
+@_time_scale_option
 @click.pass_context
-def wait(ctx: click.Context, meeting_id: str, timeout: float | None) -> None:
+def wait(ctx: click.Context, meeting_id: str, timeout: float | None, time_scale: float) -> None:
     """Follow a bot until it is done (exit 4 if it fails or times out)."""
 
     async def go(s: AsyncSession, out: Output) -> None:
-        done = await _follow(s, out, meeting_id, timeout)
+        done = await _follow(s, out, meeting_id, timeout, time_scale)
         out.emit(done, human=_meeting_line(done))
 
     session_command(go)(ctx)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import _retry
 from .._bulk import (
     AmbiguousCreateError,
     BulkResult,
@@ -170,7 +169,8 @@ async def create_bots(
                 found = await recent.find(body, failed_at)
                 if found is None:
                     # A slow server may still be writing it: look once more, a bit later.
-                    await _retry.sleep(RECONCILE_DELAY)
+                    # A real pause even in testing mode: skipping it could double a bot.
+                    await asyncio.sleep(RECONCILE_DELAY)
                     found = await recent.find(body, loop.time())
             except LyraMaveraError as lookup:
                 error.add_note(f"looking for the bot among recent meetings failed: {lookup}")

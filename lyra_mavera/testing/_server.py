@@ -25,6 +25,7 @@ from ._wire import lyra_error, mavera_error
 
 __all__ = ["FakeServer", "KeyInfo", "RecordedRequest"]
 
+_FAULT_CODES = {429: "rate_limit_exceeded", 503: "service_unavailable", 500: "internal_error"}
 LYRA_PREFIX = "/lyra/api/v1"
 MAVERA_PREFIX = "/mavera/api/v1"
 _UNSET: Any = object()
@@ -425,7 +426,8 @@ class FakeServer:
             )
             if provider == "lyra":
                 return lyra_error(status, "Injected failure", headers=headers)
-            code = "service_unavailable" if status == 503 else "internal_error"
+            fallback = "internal_error" if status >= 500 else "invalid_request"
+            code = _FAULT_CODES.get(status, fallback)
             return mavera_error(status, code, "Injected failure", headers=headers)
         if kind == "html":
             page = (
