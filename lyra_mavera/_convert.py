@@ -16,14 +16,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, IterableValidationError
+from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
+from cattrs.gen import make_dict_structure_fn
 
 from ._errors import ResponseValidationError
 
 __all__ = [
     "converter",
     "customize",
+    "dict_fn",
     "format_datetime",
     "loads",
     "make_converter",
@@ -146,6 +149,58 @@ def _str_or_dict(value: Any, _: Any) -> str | dict[str, Any]:
     raise TypeError(f"expected a string or an object, got {_json_type(value)}")
 
 
+def _is_sequence(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is tuple:
+        return len(args) == 2 and args[1] is Ellipsis
+    return origin is list and len(args) == 1
+
+
+def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        item = typing.get_args(tp)[0]
+        container = tuple if typing.get_origin(tp) is tuple else list
+
+        def hook(value: Any, _: Any) -> Any:
+            # cattrs would iterate a dict's keys or a string's characters: refuse them.
+            if not isinstance(value, list):
+                raise TypeError(f"expected an array, got {_json_type(value)}")
+            out = []
+            errors: list[Exception] = []
+            for index, element in enumerate(value):
+                try:
+                    out.append(conv.structure(element, item))
+                except Exception as exc:
+                    exc.__notes__ = [
+                        *getattr(exc, "__notes__", []),
+                        IterableValidationNote(f"Structuring {tp} @ index {index}", index, item),
+                    ]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return container(out)
+
+        return hook
+
+    return factory
+
+
+def dict_fn(cls: type[T], conv: cattrs.Converter, **overrides: Any) -> Callable[[Any, Any], T]:
+    """cattrs' structuring function for an attrs class, refusing anything but a JSON
+    object (cattrs alone would build an all-defaults instance from a string)."""
+    base = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=conv.forbid_extra_keys, **overrides
+    )
+
+    def hook(value: Any, tp: Any) -> T:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {_json_type(value)}")
+        return base(value, tp)
+
+    return hook
+
+
 def make_converter(*, strict: bool = False) -> cattrs.Converter:
     """The SDK's converter. ``strict=True`` refuses unknown keys (used by our tests to
     catch a misspelt field name; responses are always read with the tolerant one)."""
@@ -159,6 +214,8 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
     conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], _str_or_dict)
     conv.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_hook)
+    conv.register_structure_hook_factory(_is_sequence, _sequence_hook(conv))
+    conv.register_structure_hook_factory(attrs.has, lambda cls: dict_fn(cls, conv))
     for customize in _customizers:
         customize(conv)
     return conv

@@ -90,10 +90,11 @@ async def test_wait_raises_bot_failed(
 
 async def test_permission_denied_recovered_within_grace(fake: FakeServer) -> None:
     """A denial the host lifts within the grace period does not fail the bot."""
+    # 60 fake seconds of denial (0.3 s real): long enough that a poll always sees it.
     fake.script(
         ZOOM,
         permission_denied=True,
-        permission_denied_for=10.0,
+        permission_denied_for=60.0,
         permission_then="in_call_recording",
     )
     seen: list[str] = []

@@ -11,6 +11,7 @@ from aioresponses import aioresponses
 
 import lyra_mavera as lm
 from lyra_mavera._links import check_meeting_url
+from lyra_mavera.testing import FakeServer
 
 AWARE = datetime(2030, 1, 1, 12, tzinfo=UTC)
 NAIVE = datetime(2030, 1, 1, 12)
@@ -144,6 +145,65 @@ async def test_bad_input_sends_nothing(
     assert info.value.param == param, str(info.value)
     assert str(info.value).startswith(param + ":")
     assert not mock.requests
+
+
+@pytest.mark.parametrize(("case", "call", "param"), BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+async def test_bad_input_reaches_no_server(case: str, call: Call, param: str) -> None:
+    """The same table against the real FakeServer: its request log stays empty."""
+    async with FakeServer(rpm=None) as fake, fake.session() as s:
+        with pytest.raises(lm.ValidationError):
+            await call(s)
+        assert fake.requests == []
+
+
+MORE_BAD_CALLS: list[tuple[str, Call, str]] = [
+    ("lyra create_many not iterable", lambda s: s.lyra.meetings.create_many(3), "requests"),  # type: ignore[arg-type]
+    (
+        "lyra create_many concurrency",
+        lambda s: s.lyra.meetings.create_many([], concurrency=0),
+        "concurrency",
+    ),
+    (
+        "mavera create_many concurrency bool",
+        lambda s: s.mavera.meetings.create_many([], concurrency=True),
+        "concurrency",
+    ),
+    ("mavera wait timeout str", lambda s: s.mavera.meetings.wait("m1", timeout="5"), "timeout"),  # type: ignore[arg-type]
+    ("mavera wait id blank", lambda s: s.mavera.meetings.wait(" "), "meeting_id"),
+    ("mavera wait_many str", lambda s: s.mavera.meetings.wait_many("m1"), "meeting_ids"),
+    (
+        "mavera wait_many bad id",
+        lambda s: s.mavera.meetings.wait_many(["m1", None]),
+        "meeting_ids[1]",
+    ),  # type: ignore[list-item]
+    (
+        "mavera transcript start str",
+        lambda s: s.mavera.meetings.transcript("m1", start_time="0"),
+        "start_time",
+    ),  # type: ignore[arg-type]
+    (
+        "mavera run_schema model blank",
+        lambda s: s.mavera.meetings.run_schema("m1", "s1", model=""),
+        "model",
+    ),
+    (
+        "mavera cancel reason newline",
+        lambda s: s.mavera.meetings.cancel("m1", reason="a\r\nX-Evil: 1"),
+        "reason",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "call", "param"), MORE_BAD_CALLS, ids=[c[0] for c in MORE_BAD_CALLS]
+)
+async def test_more_bad_input(case: str, call: Call, param: str) -> None:
+    """Bulk and polling arguments are checked too, before anything is sent."""
+    async with FakeServer(rpm=None) as fake, fake.session() as s:
+        with pytest.raises(lm.ValidationError) as info:
+            await call(s)
+        assert info.value.param == param
+        assert fake.requests == []
 
 
 def test_error_says_how_to_fix() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.gen import override
 
-from .._convert import customize
+from .._convert import customize, dict_fn
 
 __all__ = ["Identity", "Meeting", "MeetingRequest"]
 
@@ -58,18 +58,11 @@ class MeetingRequest:
 
 @customize
 def _hooks(conv: cattrs.Converter) -> None:
-    forbid = conv.forbid_extra_keys
     conv.register_structure_hook(
         Identity,
-        make_dict_structure_fn(
-            Identity,
-            conv,
-            user_id=override(rename="userId"),
-            org_id=override(rename="orgId"),
-            _cattrs_forbid_extra_keys=forbid,
-        ),
+        dict_fn(Identity, conv, user_id=override(rename="userId"), org_id=override(rename="orgId")),
     )
-    base = make_dict_structure_fn(Meeting, conv, _cattrs_forbid_extra_keys=forbid)
+    base = dict_fn(Meeting, conv)
 
     def meeting(data: Any, cls: type[Meeting]) -> Meeting:
         # Lyra's only example sends "", its production client allows it missing; treat

@@ -407,6 +407,7 @@ _MEETING_URL_KEYS = {a.name for a in attrs.fields(MeetingUrl)} - {"extra"}
 @customize
 def _hooks(conv: cattrs.Converter) -> None:
     url_object = make_dict_structure_fn(MeetingUrl, conv, _cattrs_forbid_extra_keys=False)
+    # (only ever called with a dict: the hook below checks)
 
     def meeting_url(value: Any, _: Any) -> str | MeetingUrl | None:
         # A string on get and list, an object on create: keep whichever came.
