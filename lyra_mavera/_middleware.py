@@ -2,7 +2,11 @@
 
 A middleware is ``async def mw(request, call_next) -> Response``: it may change the
 request's headers before calling ``call_next(request)``, and look at (or replace) the
-response after. The chain runs once per *attempt*, so a middleware sees retries; a
+response after. One that only prepares the request may be a plain function that returns
+``call_next(request)`` unawaited: it then adds no coroutine frame, and every suspension
+of the request is resumed through one frame fewer (the built-ins are written so).
+
+The chain runs once per *attempt*, so a middleware sees retries; a
 fresh :class:`Request` is built for every attempt, so nothing is shared between
 attempts or concurrent calls.
 """
@@ -108,24 +112,31 @@ def build_chain(middlewares: Sequence[Middleware], transport: Handler) -> Handle
     """Compose ``middlewares`` (outermost first) around ``transport``."""
     handler = transport
     for mw in reversed(middlewares):
-        handler = _bind(mw, handler)
+        handler = _Bound(mw, handler)
     return handler
 
 
-def _bind(mw: Middleware, nxt: Handler) -> Handler:
-    async def call(request: Request) -> Response:
-        return await mw(request, nxt)
+class _Bound:
+    """A middleware bound to the rest of the chain. Not a coroutine function: calling it
+    returns the middleware's own awaitable, so binding costs no frame."""
 
-    return call
+    __slots__ = ("mw", "nxt")
+
+    def __init__(self, mw: Middleware, nxt: Handler) -> None:
+        self.mw = mw
+        self.nxt = nxt
+
+    def __call__(self, request: Request) -> Awaitable[Response]:
+        return self.mw(request, self.nxt)
 
 
-async def user_agent_middleware(request: Request, call_next: Handler) -> Response:
+def user_agent_middleware(request: Request, call_next: Handler) -> Awaitable[Response]:
     """Name the SDK, Python and aiohttp versions (providers use it to find old clients)."""
     request.headers.setdefault("User-Agent", USER_AGENT)
-    return await call_next(request)
+    return call_next(request)
 
 
-async def idempotency_key_middleware(request: Request, call_next: Handler) -> Response:
+def idempotency_key_middleware(request: Request, call_next: Handler) -> Awaitable[Response]:
     """Send one ``Idempotency-Key`` per logical POST, the same on every attempt.
 
     Neither provider documents honouring it today; sending it costs nothing and lets
@@ -133,14 +144,18 @@ async def idempotency_key_middleware(request: Request, call_next: Handler) -> Re
     """
     if request.method == "POST":
         request.headers.setdefault("Idempotency-Key", request.request_id)
-    return await call_next(request)
+    return call_next(request)
 
 
-async def logging_middleware(request: Request, call_next: Handler) -> Response:
+def logging_middleware(request: Request, call_next: Handler) -> Awaitable[Response]:
     """Log metadata only: method, path, status, attempt, elapsed, ids. Never headers,
     query strings or bodies."""
     if not logger.isEnabledFor(logging.DEBUG):
-        return await call_next(request)
+        return call_next(request)
+    return _logged(request, call_next)
+
+
+async def _logged(request: Request, call_next: Handler) -> Response:
     started = time.perf_counter()
     try:
         response = await call_next(request)

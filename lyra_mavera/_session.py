@@ -10,7 +10,7 @@ import random
 import time
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -80,9 +80,9 @@ class BearerAuth:
         self.key = key
         self._header = key.header()
 
-    async def __call__(self, request: Request, call_next: Handler) -> Response:
+    def __call__(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         request.headers["Authorization"] = self._header
-        return await call_next(request)
+        return call_next(request)
 
     def __repr__(self) -> str:
         return f"BearerAuth({self.key!r})"
@@ -275,18 +275,18 @@ class AsyncSession:
         """The limiter shared by every call with ``provider``'s key (``None`` when off)."""
         return self._limiters.get(provider)
 
-    async def _rate_limit_middleware(self, request: Request, call_next: Handler) -> Response:
+    def _rate_limit_middleware(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         limiter = self._limiters.get(request.provider)
         if limiter is None:
-            return await call_next(request)
-        return await limiter(request, call_next)
+            return call_next(request)
+        return limiter(request, call_next)
 
-    async def _auth_middleware(self, request: Request, call_next: Handler) -> Response:
+    def _auth_middleware(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         auth = self._auth[request.provider]
         if auth is None:
             spec = LYRA if request.provider == LYRA.name else MAVERA
             raise ConfigurationError(_missing_key_message(spec))
-        return await auth(request, call_next)
+        return auth(request, call_next)
 
     async def request(
         self,

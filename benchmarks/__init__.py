@@ -1,0 +1,1 @@
+"""On-demand benchmarks of lyra_mavera against raw aiohttp (``python -m benchmarks``)."""
