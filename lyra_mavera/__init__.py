@@ -36,6 +36,7 @@ from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._session import AsyncSession, SessionStats
 from ._version import __version__
+from .lyra._oauth import OAuthError, ReauthorizationRequired
 
 __all__ = [
     "APIConnectionError",
@@ -53,12 +54,14 @@ __all__ = [
     "LyraMaveraError",
     "Middleware",
     "NotFoundError",
+    "OAuthError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PollPolicy",
     "RateLimitError",
     "RateLimitInfo",
     "RateLimiter",
+    "ReauthorizationRequired",
     "Request",
     "Response",
     "ResponseValidationError",

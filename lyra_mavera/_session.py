@@ -5,6 +5,7 @@ logging) -> transport with a per-attempt timeout, inside a retry loop -> error m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -41,6 +42,7 @@ from ._middleware import (
 )
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
+from .lyra._oauth import OAuth
 
 if TYPE_CHECKING:
     from .lyra._client import Lyra
@@ -100,8 +102,10 @@ class AsyncSession:
     ``middlewares`` are extra ``async def mw(request, call_next)`` callables run on every
     attempt, after auth and before the logging middleware. ``rate_limit`` paces each
     key's requests within the limit its provider announces (see :class:`RateLimiter`);
-    ``rate_limit_window`` fixes the length of that window in seconds. TLS certificates
-    are always verified unless ``verify_tls=False`` is passed (which warns).
+    ``rate_limit_window`` fixes the length of that window in seconds. ``lyra_oauth``
+    (a :class:`lyra.OAuth`) signs Lyra calls with a user's OAuth token instead of a key.
+    TLS certificates are always verified unless ``verify_tls=False`` is passed (which
+    warns).
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class AsyncSession:
         rate_limit: bool = True,
         rate_limit_window: float | None = None,
         verify_tls: bool = True,
+        lyra_oauth: OAuth | None = None,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -132,8 +137,12 @@ class AsyncSession:
             raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
         if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
             raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+        if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
+            raise ConfigurationError("lyra_oauth must be a lyra.OAuth")
+        if lyra_oauth is not None and lyra_api_key is not None:
+            raise ConfigurationError("pass lyra_api_key or lyra_oauth, not both")
         self._keys: dict[str, ApiKey | None] = {
-            LYRA.name: resolve_key(LYRA, lyra_api_key),
+            LYRA.name: None if lyra_oauth else resolve_key(LYRA, lyra_api_key),
             MAVERA.name: resolve_key(MAVERA, mavera_api_key),
         }
         self._base_urls = {
@@ -143,6 +152,10 @@ class AsyncSession:
         self._auth: dict[str, Middleware | None] = {
             name: (BearerAuth(key) if key is not None else None) for name, key in self._keys.items()
         }
+        if lyra_oauth is not None:
+            self._auth[LYRA.name] = lyra_oauth
+            lyra_oauth.bind(self)
+        self._lyra_oauth = lyra_oauth
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = float(timeout)
         self.max_connections = max_connections
@@ -161,7 +174,7 @@ class AsyncSession:
         self._client_session = client_session
         self._owns_client = client_session is None
         self._middlewares: tuple[Middleware, ...] = tuple(middlewares)
-        self._limiters: dict[str, RateLimiter] = (
+        self._limiters: dict[str, Middleware] = (
             {name: RateLimiter(window=rate_limit_window) for name in self._keys}
             if rate_limit
             else {}
@@ -239,6 +252,8 @@ class AsyncSession:
 
     def __repr__(self) -> str:
         keys = ", ".join(f"{name}_api_key={key!r}" for name, key in self._keys.items())
+        if self._lyra_oauth is not None:
+            keys += f", lyra_oauth={self._lyra_oauth!r}"
         state = "closed" if self._closed else "open"
         urls = " ".join(f"{name}={url}" for name, url in self._base_urls.items())
         return f"<AsyncSession {state} {keys} {urls}>"
@@ -272,8 +287,28 @@ class AsyncSession:
         self._auth[provider] = auth
 
     def rate_limiter(self, provider: str) -> RateLimiter | None:
-        """The limiter shared by every call with ``provider``'s key (``None`` when off)."""
-        return self._limiters.get(provider)
+        """The limiter shared by every call with ``provider``'s key (``None`` when off or
+        replaced by another kind)."""
+        limiter = self._limiters.get(provider)
+        return limiter if isinstance(limiter, RateLimiter) else None
+
+    def set_rate_limiter(self, provider: str, limiter: Middleware | None) -> None:
+        """Replace ``provider``'s limiter with any middleware-shaped limiter (e.g. one
+        shared through Redis by a fleet of workers), or remove it with ``None``."""
+        if provider not in self._keys:
+            raise ConfigurationError(f"unknown provider {provider!r}")
+        if limiter is None:
+            self._limiters.pop(provider, None)
+        else:
+            self._limiters[provider] = limiter
+
+    def key_fingerprint(self, provider: str) -> str | None:
+        """A short SHA-256 fingerprint of ``provider``'s key: its identity without the
+        key (``None`` without a key)."""
+        key = self._keys.get(provider)
+        if key is None:
+            return None
+        return hashlib.sha256(key.value.encode()).hexdigest()[:16]
 
     def _rate_limit_middleware(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         limiter = self._limiters.get(request.provider)

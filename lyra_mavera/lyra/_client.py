@@ -15,7 +15,7 @@ from .._bulk import (
     run_bulk,
 )
 from .._convert import format_datetime
-from .._errors import LyraMaveraError, ValidationError
+from .._errors import LyraMaveraError, PermissionDeniedError, ValidationError
 from .._validate import check_aware_datetime, check_emails, check_text
 from ._models import Identity, Meeting, MeetingRequest
 
@@ -45,6 +45,17 @@ def meeting_body(
         if emails:
             body["attendees"] = emails
     return body
+
+
+async def post_meeting(session: AsyncSession, body: dict[str, Any]) -> Meeting:
+    """``POST /meeting``; a 403 names the OAuth scope the token lacks."""
+    try:
+        return await session.call(PROVIDER, "POST", "/meeting", Meeting, json_body=body)
+    except PermissionDeniedError as exc:
+        exc.required_scope = "meeting.create"  # type: ignore[attr-defined]
+        if "meeting.create" not in exc.message:
+            exc.message += " (the OAuth token lacks the scope meeting.create)"
+        raise
 
 
 class Auth:
@@ -78,7 +89,7 @@ class Meetings:
         ``YYYY-MM-DDTHH:MM:SS.mmmZ``. ``attendees`` is one email or several.
         """
         body = meeting_body(title, start, attendees)
-        return await self._session.call(PROVIDER, "POST", "/meeting", Meeting, json_body=body)
+        return await post_meeting(self._session, body)
 
     async def create_many(
         self,
@@ -128,7 +139,7 @@ async def create_meetings(
             request.title, request.start, request.attendees or None, prefix=f"requests[{index}]."
         )
         try:
-            return await session.call(PROVIDER, "POST", "/meeting", Meeting, json_body=body)
+            return await post_meeting(session, body)
         except LyraMaveraError as exc:
             if not is_ambiguous(exc):
                 raise

@@ -20,6 +20,9 @@ async def verify(request: web.Request) -> web.Response:
 
 async def create_meeting(request: web.Request) -> web.Response:
     server = server_of(request)
+    scopes = server.key_info(current.key.get()).scopes
+    if scopes is not None and "meeting.create" not in scopes:
+        return lyra_error(403, "Insufficient scope: meeting.create is required")
     body = await read_json_object(request)
     if body is None:
         return lyra_error(400, "Request body is required")

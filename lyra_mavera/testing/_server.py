@@ -15,12 +15,14 @@ import attrs
 from aiohttp import web
 
 from .._session import AsyncSession
+from ..lyra._oauth import OAuthClient
 from . import _current as current
-from . import _lyra_routes, _mavera_routes
+from . import _lyra_routes, _mavera_routes, _oauth_routes
 from ._bots import BotScript, BotStore
 from ._clock import FakeClock
 from ._current import FAKE
 from ._faults import Fault, FaultKind, Faults, KeyLimiter
+from ._oauth_routes import OAuthApp
 from ._wire import lyra_error, mavera_error
 
 __all__ = ["FakeServer", "KeyInfo", "RecordedRequest"]
@@ -42,6 +44,9 @@ class KeyInfo:
     user_id: str
     org_id: str
     revoked: bool = False
+    #: OAuth tokens only: granted scopes (API keys have every right) and expiry (fake clock).
+    scopes: frozenset[str] | None = None
+    expires_at: float | None = None
 
 
 @attrs.define(repr=False)
@@ -123,6 +128,20 @@ class FakeServer:
         self._scripts: dict[str, BotScript] = {}
         self._keys: dict[str, KeyInfo] = {}
         self._runner: web.AppRunner | None = None
+        # OAuth (Lyra): one registered client out of the box.
+        self.oauth_token_ttl = 3600.0
+        self.oauth_rotate_refresh_tokens = True
+        self.oauth_send_refresh_token = True
+        self.oauth_codes: dict[str, Any] = {}
+        self.oauth_refresh: dict[str, Any] = {}
+        self.oauth_revoked: set[str] = set()
+        self.oauth_apps: dict[str, OAuthApp] = {}
+        self.oauth_client_id = "client_fake_" + secrets.token_hex(4)
+        self.oauth_client_secret = self.remember_secret("secret_" + secrets.token_hex(16))
+        self.oauth_redirect_uri = "https://app.example/callback"
+        self.oauth_apps[self.oauth_client_id] = OAuthApp(
+            self.oauth_client_id, self.oauth_client_secret, self.oauth_redirect_uri
+        )
         self.lyra_api_key = self.add_key("lyra")
         self.mavera_api_key = self.add_key("mavera")
         self.port = 0
@@ -134,6 +153,7 @@ class FakeServer:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
         app[FAKE] = self
         _lyra_routes.add_routes(app, LYRA_PREFIX)
+        _oauth_routes.add_routes(app)
         _mavera_routes.add_routes(app, MAVERA_PREFIX)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=0.5
@@ -174,6 +194,37 @@ class FakeServer:
     def mavera_base_url(self) -> str:
         return self.base_url + MAVERA_PREFIX
 
+    @property
+    def lyra_oauth_authorize_url(self) -> str:
+        return self.base_url + "/lyra/oauth/authorize"
+
+    @property
+    def lyra_oauth_token_url(self) -> str:
+        return self.base_url + "/lyra/api/oauth/token"
+
+    def oauth_client(self, **kwargs: Any) -> OAuthClient:
+        """A :class:`lyra_mavera.lyra.OAuthClient` registered with this fake."""
+        options: dict[str, Any] = {
+            "authorize_url": self.lyra_oauth_authorize_url,
+            "token_url": self.lyra_oauth_token_url,
+        }
+        options.update(kwargs)
+        return OAuthClient(
+            self.oauth_client_id, self.oauth_client_secret, self.oauth_redirect_uri, **options
+        )
+
+    def remember_secret(self, value: str) -> str:
+        """Every secret the fake makes (keys, tokens, codes) passes through here, so a
+        test suite can hook it to check that none of them leaks."""
+        return value
+
+    def expire_token(self, access_token: str) -> None:
+        """Make an OAuth access token expire now (the client does not know yet)."""
+        self._keys[access_token].expires_at = self.clock.now()
+
+    def revoke_refresh_token(self, refresh_token: str) -> None:
+        self.oauth_revoked.add(refresh_token)
+
     def session(self, **kwargs: Any) -> AsyncSession:
         """An :class:`AsyncSession` wired to this fake (keyword arguments override)."""
         options: dict[str, Any] = {
@@ -182,6 +233,8 @@ class FakeServer:
             "lyra_base_url": self.lyra_base_url,
             "mavera_base_url": self.mavera_base_url,
         }
+        if kwargs.get("lyra_oauth") is not None:
+            del options["lyra_api_key"]  # the OAuth token signs Lyra calls instead
         options.update(kwargs)
         return AsyncSession(**options)
 
@@ -198,6 +251,8 @@ class FakeServer:
         *,
         rpm: int | None = _UNSET,
         window: float | None = None,
+        scopes: frozenset[str] | None = None,
+        expires_at: float | None = None,
     ) -> str:
         """Register a key for ``provider`` with its own rate limit; returns the key."""
         if provider not in ("lyra", "mavera"):
@@ -208,8 +263,15 @@ class FakeServer:
             rpm = self._rpm if provider == "mavera" else self._lyra_rpm
         limiter = KeyLimiter(rpm, window or self._window) if rpm is not None else None
         n = len(self._keys) + 1
-        self._keys[key] = KeyInfo(provider, limiter, user_id=f"user_{n:03d}", org_id="org_fake")
-        return key
+        self._keys[key] = KeyInfo(
+            provider,
+            limiter,
+            user_id=f"user_{n:03d}",
+            org_id="org_fake",
+            scopes=scopes,
+            expires_at=expires_at,
+        )
+        return self.remember_secret(key)
 
     def revoke_key(self, key: str) -> None:
         self._keys[key].revoked = True
@@ -321,14 +383,17 @@ class FakeServer:
         path = request.path
         provider = (
             "lyra"
-            if path.startswith(LYRA_PREFIX)
+            if path.startswith("/lyra/")
             else "mavera"
             if path.startswith(MAVERA_PREFIX)
             else ""
         )
         resource = request.match_info.route.resource
-        canonical = resource.canonical if resource is not None else path
-        route = canonical.split("/api/v1", 1)[-1] if provider else path
+        route = resource.canonical if resource is not None else path
+        for prefix in (LYRA_PREFIX, MAVERA_PREFIX, "/lyra/api", "/lyra"):
+            if route.startswith(prefix + "/"):
+                route = route[len(prefix) :]
+                break
         body = await request.read()
         record = RecordedRequest(
             provider=provider,
@@ -356,6 +421,8 @@ class FakeServer:
         route: str,
         record: RecordedRequest,
     ) -> web.StreamResponse:
+        if route.startswith("/oauth/") and request.match_info.http_exception is None:
+            return await handler(request)  # the OAuth endpoints take no bearer token
         if not provider or request.match_info.http_exception is not None:
             status = (
                 request.match_info.http_exception.status
@@ -384,10 +451,13 @@ class FakeServer:
         auth = request.headers.get("Authorization")
         token = auth[7:].strip() if auth and auth.startswith("Bearer ") else None
         info = self._keys.get(token) if token else None
-        if info is None or info.provider != provider or info.revoked:
+        expired = info is not None and info.expires_at is not None
+        expired = expired and self.clock.now() >= info.expires_at  # type: ignore[union-attr,operator]
+        if info is None or info.provider != provider or info.revoked or expired:
             if provider == "lyra":
                 extra = {"valid": False} if route == "/auth" else None
-                return lyra_error(401, "Missing or invalid token", extra=extra), {}
+                message = "Token expired" if expired else "Missing or invalid token"
+                return lyra_error(401, message, extra=extra), {}
             if auth is None:
                 return mavera_error(401, "missing_api_key", "No API key provided"), {}
             if info is not None and info.revoked:

@@ -1,0 +1,325 @@
+"""Following Mavera bots from a fleet of arq workers (``pip install 'lyra-mavera[arq]'``).
+
+Each bot is followed by a chain of short jobs: :func:`follow_bot` asks for the bot's
+status once and either finishes (terminal status, or the deadline passed) or enqueues
+its successor after the :class:`~lyra_mavera.PollPolicy` cadence for that status. No job
+sleeps in a loop, so a worker that dies costs at most one job timeout: arq hands the job
+to another worker once its in-progress mark expires.
+
+arq traps handled here:
+
+- A running job cannot re-enqueue itself under its own id, and a finished job's id stays
+  taken while its result is kept: successors get generation-suffixed ids
+  (``lyra-mavera:follow:<id>:<n>``).
+- The real deadline travels in the job's arguments, not in arq's retry count.
+
+Per-bot state lives in Redis (``lyra-mavera:bot:<id>``: best status rank, status, when it
+was seen), updated atomically, so a job that runs twice is harmless and the status never
+moves backwards across workers. The terminal hook runs once per bot even when workers
+race: an arq function hook is enqueued under the deterministic id
+``lyra-mavera:final:<id>`` (arq refuses a second job with that id while the first or its
+result exists); a coroutine hook is guarded by ``SET NX`` (at most once: a worker that dies
+between the guard and the call loses that call).
+
+Every worker shares one Redis sliding-window limiter per API key, so the fleet together
+stays within the key's requests per minute.
+
+Redis cost of one poll (a :func:`follow_bot` run): one limiter script call (plus one
+more only when it must wait), one state script call, and one enqueue (arq's own
+pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD) -- about six round trips; arq adds its own
+bookkeeping around each job (in-progress key, result).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+
+from .. import _retry
+from .._convert import converter
+from .._errors import LyraMaveraError
+from .._middleware import Handler, Request, Response
+from .._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
+from .._session import AsyncSession
+from ..mavera._models import FAILURE_STATUSES, Meeting, MeetingStatus
+
+__all__ = [
+    "FINAL_HOOK_ID",
+    "RedisRateLimiter",
+    "follow",
+    "follow_bot",
+    "worker_settings",
+]
+
+logger = logging.getLogger("lyra_mavera")
+
+PREFIX = "lyra-mavera"
+FINAL_HOOK_ID = PREFIX + ":final:{meeting_id}"
+_STATE_TTL = 7 * 24 * 3600
+
+# Keep the best rank seen; answer whether this observation moved the bot forward, and
+# the status and rank now on record.
+_OBSERVE = """
+local rank = tonumber(ARGV[1])
+local best = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
+if rank >= 0 and rank < best then
+  return {0, redis.call('HGET', KEYS[1], 'status'), best}
+end
+local changed = 0
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[2] then changed = 1 end
+if rank >= 0 then best = rank end
+redis.call('HSET', KEYS[1], 'rank', best, 'status', ARGV[2], 'seen_at', ARGV[3])
+if changed == 1 then redis.call('HSET', KEYS[1], 'changed_at', ARGV[3]) end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {changed, ARGV[2], best}
+"""
+
+# Sliding window: admit when fewer than ARGV[1] requests in the last ARGV[2] ms, else
+# answer how many ms until the oldest one leaves the window.
+_ACQUIRE = """
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + tonumber(ARGV[2]) - now
+"""
+
+
+class RedisRateLimiter:
+    """One sliding window per API key in Redis, shared by every worker that uses the key.
+
+    ``rpm`` requests per ``window`` seconds; it also honours a lower ``X-RateLimit-Limit``
+    announced by Mavera, and pauses the whole fleet on a 429 until ``Retry-After``.
+    """
+
+    def __init__(
+        self, redis: ArqRedis, key_fingerprint: str, *, rpm: int = 60, window: float = 60.0
+    ) -> None:
+        digest = key_fingerprint  # see AsyncSession.key_fingerprint: never the key itself
+        self._redis = redis
+        self._window_key = f"{PREFIX}:ratelimit:{digest}"
+        self._pause_key = f"{PREFIX}:ratelimit:{digest}:pause"
+        self.rpm = rpm
+        self.window = window
+        self._acquire = redis.register_script(_ACQUIRE)
+
+    def __repr__(self) -> str:
+        return f"<RedisRateLimiter rpm={self.rpm} window={self.window:g}s>"
+
+    async def acquire(self) -> None:
+        token = f"{time.time_ns()}-{random.random()}"
+        while True:
+            paused = await self._redis.pttl(self._pause_key)
+            if paused and paused > 0:
+                await asyncio.sleep(paused / 1000)
+                continue
+            wait_ms = await self._acquire(
+                keys=[self._window_key],
+                args=[self.rpm, int(self.window * 1000), int(time.time() * 1000), token],
+            )
+            if int(wait_ms) <= 0:
+                return
+            await asyncio.sleep(int(wait_ms) / 1000 + random.random() * 0.01)
+
+    async def observe(self, response: Response) -> None:
+        announced = response.headers.get("X-RateLimit-Limit")
+        if announced and announced.isdigit() and 0 < int(announced) < self.rpm:
+            self.rpm = int(announced)
+        if response.status == 429:
+            wait = _retry.parse_retry_after(response.headers) or 1.0
+            await self._redis.set(self._pause_key, "1", px=max(int(wait * 1000), 1))
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        await self.acquire()
+        response = await call_next(request)
+        await self.observe(response)
+        return response
+
+
+async def follow(
+    redis: ArqRedis,
+    meeting_id: str,
+    *,
+    join_at: datetime | None = None,
+    deadline: float | None = None,
+    hook: str | None = None,
+    poll: PollPolicy | None = None,
+) -> bool:
+    """Start following a bot: enqueue its first :func:`follow_bot` job, deferred until
+    shortly (``poll.join_lead``) before ``join_at``. ``deadline`` is Unix time; ``hook``
+    names an arq function enqueued once with ``(meeting_json_or_None, outcome)`` when the
+    bot ends (``outcome``: ``done``, ``failed``, ``timeout`` or ``error``). Returns False
+    if the bot is already being followed."""
+    policy = poll or PollPolicy()
+    defer = 0.0
+    if join_at is not None:
+        defer = max(0.0, (join_at.timestamp() - time.time() - policy.join_lead) / policy.time_scale)
+    job = await redis.enqueue_job(
+        "follow_bot",
+        meeting_id,
+        deadline=deadline,
+        hook=hook,
+        generation=0,
+        _job_id=f"{PREFIX}:follow:{meeting_id}:0",
+        _defer_by=defer or None,
+    )
+    return job is not None
+
+
+async def follow_bot(
+    ctx: dict[str, Any],
+    meeting_id: str,
+    *,
+    deadline: float | None = None,
+    hook: str | None = None,
+    generation: int = 0,
+    unchanged: int = 0,
+) -> str:
+    """The arq job: one status request, then finish or enqueue the next generation."""
+    session: AsyncSession = ctx["lyra_mavera_session"]
+    redis: ArqRedis = ctx["redis"]
+    policy: PollPolicy = ctx.get("lyra_mavera_poll") or PollPolicy()
+    coroutine_hook = ctx.get("lyra_mavera_hook")
+    state_key = f"{PREFIX}:bot:{meeting_id}"
+    if deadline is not None and time.time() >= deadline:
+        await _finish(redis, meeting_id, None, "timeout", hook, coroutine_hook)
+        return "timeout"
+    try:
+        meeting = await session.mavera.meetings.get(meeting_id)
+    except LyraMaveraError as exc:
+        if not isinstance(exc, TRANSIENT_ERRORS):
+            await _finish(redis, meeting_id, None, "error", hook, coroutine_hook)
+            return "error"
+        logger.info("mavera bot %s: poll failed (%s); trying again", meeting_id, type(exc).__name__)
+        delay = policy.error_delay(1, random.random())
+        await _next(redis, meeting_id, delay, deadline, hook, generation, unchanged)
+        return "retry"
+    rank = STATUS_RANK.get(meeting.status, -1)
+    changed, status, _ = await ctx["lyra_mavera_observe"](
+        keys=[state_key], args=[rank, str(meeting.status), time.time(), _STATE_TTL]
+    )
+    status = status.decode() if isinstance(status, bytes) else str(status)
+    state = Follow(meeting_id, policy)
+    state.observe(meeting, asyncio.get_running_loop().time())
+    state.unchanged = 0 if changed else unchanged + 1
+    if status != str(meeting.status):
+        return "stale"  # an older status than another worker already saw: ignore it
+    denied_for = await _denied_for(redis, state_key, status)
+    if status == MeetingStatus.DONE:
+        await _finish(redis, meeting_id, meeting, "done", hook, coroutine_hook)
+        return "done"
+    if status in FAILURE_STATUSES or (
+        status == MeetingStatus.RECORDING_PERMISSION_DENIED
+        and denied_for >= policy.permission_denied_grace / policy.time_scale
+    ):
+        await _finish(redis, meeting_id, meeting, "failed", hook, coroutine_hook)
+        return "failed"
+    delay = state.next_delay(asyncio.get_running_loop().time(), random.random())
+    await _next(redis, meeting_id, delay, deadline, hook, generation, state.unchanged)
+    return f"pending:{status}"
+
+
+async def _denied_for(redis: ArqRedis, state_key: str, status: str) -> float:
+    if status != MeetingStatus.RECORDING_PERMISSION_DENIED:
+        return 0.0
+    since: Any = await redis.hget(state_key, "changed_at")  # type: ignore[misc]  # redis-py's sync|async union
+    return time.time() - float(since) if since else 0.0
+
+
+async def _next(
+    redis: ArqRedis,
+    meeting_id: str,
+    delay: float,
+    deadline: float | None,
+    hook: str | None,
+    generation: int,
+    unchanged: int,
+) -> None:
+    if deadline is not None:
+        delay = min(delay, max(deadline - time.time(), 0.0))
+    await redis.enqueue_job(
+        "follow_bot",
+        meeting_id,
+        deadline=deadline,
+        hook=hook,
+        generation=generation + 1,
+        unchanged=unchanged,
+        _job_id=f"{PREFIX}:follow:{meeting_id}:{generation + 1}",
+        _defer_by=delay or None,
+    )
+
+
+async def _finish(
+    redis: ArqRedis,
+    meeting_id: str,
+    meeting: Meeting | None,
+    outcome: str,
+    hook: str | None,
+    coroutine_hook: Callable[[str, Meeting | None, str], Awaitable[Any]] | None,
+) -> None:
+    payload = json.dumps(converter.unstructure(meeting)) if meeting is not None else None
+    if hook is not None:
+        # arq refuses a second job under this id while the first or its result exists.
+        await redis.enqueue_job(
+            hook, meeting_id, payload, outcome, _job_id=FINAL_HOOK_ID.format(meeting_id=meeting_id)
+        )
+    if coroutine_hook is not None and await redis.set(
+        f"{PREFIX}:final-called:{meeting_id}", "1", nx=True, ex=_STATE_TTL
+    ):
+        await coroutine_hook(meeting_id, meeting, outcome)
+
+
+def worker_settings(
+    *,
+    session_factory: Callable[[], AsyncSession] | None = None,
+    functions: Sequence[Any] = (),
+    poll: PollPolicy | None = None,
+    rpm: int = 60,
+    window: float = 60.0,
+    on_final: Callable[[str, Meeting | None, str], Awaitable[Any]] | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """arq ``WorkerSettings`` (as a dict: ``WorkerSettings = type("WS", (), worker_settings(...))``
+    or ``arq.run_worker(worker_settings(...))``) wiring an :class:`AsyncSession` into
+    the worker's start-up and shutdown, with the shared Redis limiter in front of Mavera.
+
+    ``session_factory`` builds the session (default: keys and URLs from the
+    environment). ``functions`` are your own arq functions (e.g. the hook). ``on_final``
+    is a coroutine hook ``(meeting_id, meeting, outcome)``. Other keyword arguments go
+    to arq (``redis_settings``, ``job_timeout``, ``max_jobs``...).
+    """
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        session = session_factory() if session_factory is not None else AsyncSession()
+        fingerprint = session.key_fingerprint("mavera")
+        if fingerprint is not None:
+            limiter = RedisRateLimiter(ctx["redis"], fingerprint, rpm=rpm, window=window)
+            session.set_rate_limiter("mavera", limiter)
+        ctx["lyra_mavera_session"] = session
+        ctx["lyra_mavera_observe"] = ctx["redis"].register_script(_OBSERVE)
+        ctx["lyra_mavera_poll"] = poll
+        ctx["lyra_mavera_hook"] = on_final
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        session = ctx.get("lyra_mavera_session")
+        if session is not None:
+            await session.aclose()
+
+    return {
+        "functions": [follow_bot, *functions],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        **settings,
+    }
