@@ -18,15 +18,18 @@ was seen), updated atomically, so a job that runs twice is harmless and the stat
 moves backwards across workers. The terminal hook runs once per bot even when workers
 race: an arq function hook is enqueued under the deterministic id
 ``lyra-mavera:final:<id>`` (arq refuses a second job with that id while the first or its
-result exists); a coroutine hook is guarded by ``SET NX`` (at most once: a worker that dies
-between the guard and the call loses that call).
+result exists). One case no queue can settle: a worker killed *while running the hook
+job* -- arq then runs that job again elsewhere, so write hooks to be idempotent (e.g.
+keyed by the meeting id). A coroutine hook (``on_final``) is guarded by ``SET NX``
+instead: at most once, and a worker that dies between the guard and the call loses it.
 
 Every worker shares one Redis sliding-window limiter per API key, so the fleet together
 stays within the key's requests per minute.
 
 Redis cost of one poll (a :func:`follow_bot` run): one limiter script call (plus one
 more only when it must wait), one state script call, and one enqueue (arq's own
-pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD) -- about six round trips; arq adds its own
+pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD), plus one ZADD re-stamping the limiter slot
+when the answer arrives -- about seven round trips; arq adds its own
 bookkeeping around each job (in-progress key, result).
 """
 
@@ -118,7 +121,8 @@ class RedisRateLimiter:
     def __repr__(self) -> str:
         return f"<RedisRateLimiter rpm={self.rpm} window={self.window:g}s>"
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> str:
+        """Wait for a slot in the shared window; returns the slot's token."""
         token = f"{time.time_ns()}-{random.random()}"
         while True:
             paused = await self._redis.pttl(self._pause_key)
@@ -130,8 +134,14 @@ class RedisRateLimiter:
                 args=[self.rpm, int(self.window * 1000), int(time.time() * 1000), token],
             )
             if int(wait_ms) <= 0:
-                return
+                return token
             await asyncio.sleep(int(wait_ms) / 1000 + random.random() * 0.01)
+
+    async def settle(self, token: str) -> None:
+        """Re-stamp the slot with the answer's time: the server counted the request on
+        arrival, somewhere before now, so the slot must not free up earlier than a
+        window after now."""
+        await self._redis.zadd(self._window_key, {token: int(time.time() * 1000)}, xx=True)
 
     async def observe(self, response: Response) -> None:
         announced = response.headers.get("X-RateLimit-Limit")
@@ -142,8 +152,11 @@ class RedisRateLimiter:
             await self._redis.set(self._pause_key, "1", px=max(int(wait * 1000), 1))
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
-        await self.acquire()
-        response = await call_next(request)
+        token = await self.acquire()
+        try:
+            response = await call_next(request)
+        finally:
+            await self.settle(token)
         await self.observe(response)
         return response
 
