@@ -438,34 +438,8 @@ class AsyncSession:
                     request=request,
                     elapsed=time.perf_counter() - started,
                 )
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise APITimeoutError(
-                f"{request.provider}: connect timed out after {request.timeout:g}s "
-                f"({request.method} {request.path}); the request was not sent",
-                provider=request.provider,
-                sent=False,
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
-                f"{request.provider}: could not connect for {request.method} {request.path}: "
-                f"{exc.os_error.strerror or exc.os_error}; the request was not sent",
-                provider=request.provider,
-                sent=False,
-            ) from exc
-        except TimeoutError as exc:
-            raise APITimeoutError(
-                f"{request.provider}: no complete answer within {request.timeout:g}s "
-                f"({request.method} {request.path}); the server may have processed it",
-                provider=request.provider,
-                sent=True,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"{request.provider}: connection failed during {request.method} {request.path} "
-                f"({type(exc).__name__}); the server may have processed it",
-                provider=request.provider,
-                sent=True,
-            ) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise connection_error(exc, request) from exc
 
     async def _read_body(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
         limit = self.max_response_bytes
@@ -482,6 +456,31 @@ class AsyncSession:
                 raise _too_large(request, limit, resp.status)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def connection_error(
+    exc: TimeoutError | aiohttp.ClientError, request: Request
+) -> APIConnectionError:
+    """Map a transport failure to its error (a pure function, like ``error_from_response``).
+
+    ``sent=False`` only when the request provably never left: refused connection, DNS
+    failure, connect timeout. Anything later may have reached the server.
+    """
+    cls: type[APIConnectionError] = APIConnectionError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        cls, sent, what = APITimeoutError, False, f"connect timed out after {request.timeout:g}s"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        sent, what = False, f"could not connect: {exc.os_error.strerror or exc.os_error}"
+    elif isinstance(exc, TimeoutError):
+        cls, sent, what = APITimeoutError, True, f"no complete answer within {request.timeout:g}s"
+    else:
+        sent, what = True, f"connection failed ({type(exc).__name__})"
+    outcome = "the server may have processed it" if sent else "the request was not sent"
+    return cls(
+        f"{request.provider}: {what} during {request.method} {request.path}; {outcome}",
+        provider=request.provider,
+        sent=sent,
+    )
 
 
 def _too_large(request: Request, limit: int, status: int) -> ResponseValidationError:

@@ -17,6 +17,14 @@ from ._wire import iso, json_response, mavera_error, read_json_object
 __all__ = ["SCHEMAS", "analysis", "run_schema", "transcript"]
 
 
+def _finished_bot(request: web.Request, what: str) -> Bot | web.Response:
+    """The bot named by the path if it is done, else the error to answer with."""
+    found = bot_or_404(request)
+    if isinstance(found, web.Response):
+        return found
+    return _not_ready(found, server_of(request).clock.now(), what) or found
+
+
 def _not_ready(bot: Bot, now: float, what: str) -> web.Response | None:
     status = bot.status(now)
     if status != "done":
@@ -47,13 +55,9 @@ _WORDS = [
 
 
 async def transcript(request: web.Request) -> web.Response:
-    found = bot_or_404(request)
+    found = _finished_bot(request, "transcript")
     if isinstance(found, web.Response):
         return found
-    server = server_of(request)
-    refused = _not_ready(found, server.clock.now(), "transcript")
-    if refused:
-        return refused
     fmt = request.query.get("format", "segments")
     if fmt not in ("segments", "text", "srt"):
         return mavera_error(
@@ -114,13 +118,9 @@ def _srt(seconds: float) -> str:
 
 
 async def analysis(request: web.Request) -> web.Response:
-    found = bot_or_404(request)
+    found = _finished_bot(request, "analysis")
     if isinstance(found, web.Response):
         return found
-    server = server_of(request)
-    refused = _not_ready(found, server.clock.now(), "analysis")
-    if refused:
-        return refused
     done_at = iso(found.entered("done"))
     return json_response(
         {
