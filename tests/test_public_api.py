@@ -94,3 +94,22 @@ def test_signatures_match_contract() -> None:
     ) == (3, 0.5, 8.0, 60.0, False)
     r = lm.BulkResult(index=0, request=None, value=1)
     assert r.ok and r.error is None
+
+
+def test_positional_order_of_contract_models() -> None:
+    """Models whose fields API.md lists take them positionally in that order."""
+    meeting = lm.lyra.Meeting("lyra_video", "m1", "", "https://app.lyra.so/meeting/a")
+    assert (meeting.type, meeting.id, meeting.password, meeting.url) == (
+        "lyra_video",
+        "m1",
+        "",
+        "https://app.lyra.so/meeting/a",
+    )
+    identity = lm.lyra.Identity(True, "user_1", "org_1")
+    assert (identity.valid, identity.user_id, identity.org_id) == (True, "user_1", "org_1")
+    request = lm.lyra.MeetingRequest("T")
+    assert (request.start, request.attendees) == (None, ())
+    bot = lm.mavera.BotRequest("https://zoom.us/j/1", "t", "b", None, "ws")
+    assert (bot.title, bot.bot_name, bot.join_at, bot.workspace_id) == ("t", "b", None, "ws")
+    result = lm.BulkResult(3, "req", None, lm.ValidationError("x", "bad"))
+    assert (result.index, result.request, result.ok) == (3, "req", False)

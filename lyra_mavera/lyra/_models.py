@@ -31,8 +31,8 @@ class Meeting:
 
     type: str
     id: str
+    password: str
     url: str
-    password: str = ""
 
     @property
     def has_password(self) -> bool:
@@ -66,9 +66,9 @@ def _hooks(conv: cattrs.Converter) -> None:
 
     def meeting(data: Any, cls: type[Meeting]) -> Meeting:
         # Lyra's only example sends "", its production client allows it missing; treat
-        # null the same rather than failing a create that succeeded.
-        if isinstance(data, dict) and "password" in data and data["password"] is None:
-            data = {k: v for k, v in data.items() if k != "password"}
+        # missing and null alike rather than failing a create that succeeded.
+        if isinstance(data, dict) and data.get("password") is None:
+            data = {**data, "password": ""}
         return base(data, cls)
 
     conv.register_structure_hook(Meeting, meeting)
