@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: One encoder: json.dumps with non-default arguments builds a new one on every call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 #: Responses larger than this are refused rather than read into memory. A transcript
 #: of a long meeting with word timestamps is a few MB; 32 MiB leaves ample room.
@@ -347,7 +349,7 @@ class AsyncSession:
         headers = {"Accept": "application/json"}
         body = None
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            body = _JSON.encode(json_body).encode()
             headers["Content-Type"] = "application/json"
         request_id = str(uuid.uuid4())
         url = self._base_urls[provider] + path
