@@ -169,3 +169,39 @@ async def test_fleet_follows_bots_and_survives_a_killed_worker(
             assert status == want_status
     assert fake.counters["rate_limited"] == 0
     assert len({f[3] for f in finals}) >= 2  # more than one worker did the work
+
+
+async def test_status_never_moves_backwards_across_workers(redis: ArqRedis) -> None:
+    """Jobs from two 'workers' sharing Redis state: a lagging replica's older status is
+    ignored, and a follow-up is enqueued under the next generation's id."""
+    from lyra_mavera.contrib.arq import _OBSERVE, follow_bot
+
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake, fake.session() as s:
+        bot = await s.mavera.meetings.create("https://zoom.us/j/42")
+        ctx = {
+            "lyra_mavera_session": s,
+            "redis": redis,
+            "lyra_mavera_observe": redis.register_script(_OBSERVE),
+        }
+        fake.clock.advance(10)  # in_waiting_room (6..16 s in the default script)
+        assert await follow_bot(ctx, bot.id, generation=0) == "pending:in_waiting_room"
+        fake.inject("stale", route="GET /meetings/{id}", times=1)  # answers joining_call
+        assert await follow_bot(ctx, bot.id, generation=1) == "stale"
+        state = await redis.hgetall(f"lyra-mavera:bot:{bot.id}")
+        assert state[b"status"] == b"in_waiting_room"
+        assert await redis.exists(f"arq:job:lyra-mavera:follow:{bot.id}:1")
+        fake.clock.advance(1000)
+        assert await follow_bot(ctx, bot.id, generation=2, hook="record_final") == "done"
+        assert await redis.exists(f"arq:job:lyra-mavera:final:{bot.id}")
+
+
+async def test_follow_defers_until_join_at(redis: ArqRedis) -> None:
+    """A bot joining in an hour is first polled join_lead seconds before, not now."""
+    from datetime import UTC, datetime, timedelta
+
+    join_at = datetime.now(UTC) + timedelta(hours=1)
+    assert await follow(redis, "meeting_later", join_at=join_at, poll=lm.PollPolicy(join_lead=30))
+    score = await redis.zscore("arq:queue", "lyra-mavera:follow:meeting_later:0")
+    assert score is not None
+    due_in = score / 1000 - time.time()
+    assert 3500 < due_in < 3600
