@@ -60,8 +60,9 @@ class RateLimiter:
         self._in_flight = 0
         self._blocked_until = 0.0
         self._headers_seen: bool | None = None  # None: no response yet
-        # Set and replaced on every change; waiters re-check when it fires.
+        # Fired and replaced when a slot frees while someone waits; waiters re-check.
         self._changed = asyncio.Event()
+        self._waiters = 0
         #: Counters for summaries: requests sent, 429s received, seconds spent waiting.
         self.sent = 0
         self.rate_limited = 0
@@ -105,11 +106,14 @@ class RateLimiter:
             if delay is not None and delay <= 0:
                 break
             changed = self._changed
+            self._waiters += 1
             try:
                 async with asyncio.timeout(delay):
                     await changed.wait()
             except TimeoutError:
                 pass
+            finally:
+                self._waiters -= 1
         self._in_flight += 1
         self.sent += 1
         self.waited += loop.time() - started
@@ -122,10 +126,15 @@ class RateLimiter:
         if self._headers_seen is not False:  # a provider without limit headers needs none
             self._trim(now)
             self._stamps.append(now)
-        if response is not None:
+        if response is not None and (
+            self._headers_seen is not False
+            or response.status == 429
+            or "X-RateLimit-Limit" in response.headers
+        ):
             self._observe(response.status, response.headers, now)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._waiters:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def _observe(self, status: int, headers: Mapping[str, str], now: float) -> None:
         limit = _int(headers.get("X-RateLimit-Limit"))
