@@ -25,26 +25,13 @@ import math
 import time
 from collections.abc import Mapping
 
+from ._errors import RateLimitInfo
 from ._middleware import Handler, Request, Response
 from ._retry import is_testing, parse_retry_after
 
 __all__ = ["RateLimiter"]
 
 _DEFAULT_WINDOW = 60.0
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class RateLimiter:
@@ -137,13 +124,13 @@ class RateLimiter:
             self._changed = asyncio.Event()
 
     def _observe(self, status: int, headers: Mapping[str, str], now: float) -> None:
-        limit = _int(headers.get("X-RateLimit-Limit"))
-        remaining = _int(headers.get("X-RateLimit-Remaining"))
-        if limit is not None and limit > 0:
+        info = RateLimitInfo.from_headers(headers)
+        limit = info.limit if info is not None else None
+        if info is not None and limit is not None and limit > 0:
+            remaining, reset = info.remaining, info.reset
             first = self._headers_seen is not True
             self.limit = limit
             self._headers_seen = True
-            reset = _float(headers.get("X-RateLimit-Reset"))
             if first and not self._window_fixed and reset is not None and remaining == limit - 1:
                 # A fresh window holds only this request: it resets one window from now.
                 # Reset is often whole seconds: round up, as waiting longer is the safe error.

@@ -48,7 +48,7 @@ from arq.connections import ArqRedis
 
 from .. import _retry
 from .._convert import converter
-from .._errors import LyraMaveraError
+from .._errors import LyraMaveraError, RateLimitInfo
 from .._middleware import Handler, Request, Response
 from .._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
 from .._session import AsyncSession
@@ -144,9 +144,9 @@ class RedisRateLimiter:
         await self._redis.zadd(self._window_key, {token: int(time.time() * 1000)}, xx=True)
 
     async def observe(self, response: Response) -> None:
-        announced = response.headers.get("X-RateLimit-Limit")
-        if announced and announced.isdigit() and 0 < int(announced) < self.rpm:
-            self.rpm = int(announced)
+        info = RateLimitInfo.from_headers(response.headers)
+        if info is not None and info.limit is not None and 0 < info.limit < self.rpm:
+            self.rpm = info.limit
         if response.status == 429:
             wait = _retry.parse_retry_after(response.headers) or 1.0
             await self._redis.set(self._pause_key, "1", px=max(int(wait * 1000), 1))
