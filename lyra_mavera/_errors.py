@@ -282,6 +282,11 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 }
 
 
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The server's request id, under either header name providers use."""
+    return headers.get("X-Request-Id") or headers.get("Request-Id")
+
+
 def error_class_for(status: int) -> type[APIStatusError]:
     """The exception class for an HTTP status (a pure table lookup)."""
     if status >= 500:
@@ -344,7 +349,7 @@ def error_from_response(
         provider=provider,
         code=code,
         param=param,
-        request_id=headers.get("X-Request-Id") or headers.get("Request-Id"),
+        request_id=request_id_of(headers),
         body=text[:BODY_KEEP],
         retry_after=retry_after,
         rate_limit=RateLimitInfo.from_headers(headers),

@@ -25,6 +25,7 @@ import attrs
 from multidict import CIMultiDictProxy
 
 from ._convert import loads
+from ._errors import request_id_of
 from ._version import __version__
 
 __all__ = [
@@ -94,7 +95,7 @@ class Response:
     @property
     def request_id(self) -> str | None:
         """The server's request id, if it sent one."""
-        return self.headers.get("X-Request-Id") or self.headers.get("Request-Id")
+        return request_id_of(self.headers)
 
     def json(self) -> Any:
         """The body as JSON, or :class:`ResponseValidationError`."""

@@ -43,6 +43,7 @@ __all__ = [
     "TRANSIENT_ERRORS",
     "Follow",
     "PollPolicy",
+    "bot_failed",
     "check_policy",
     "check_timeout",
     "follow",
@@ -245,11 +246,8 @@ class Follow:
         return delay
 
     def failure(self) -> BotFailedError:
-        meeting = self.last
-        assert meeting is not None
-        return BotFailedError(
-            f"mavera bot {meeting.id} ended in {meeting.status!s}", meeting=meeting
-        )
+        assert self.last is not None
+        return bot_failed(self.last)
 
     def timeout(self, timeout: float | None) -> WaitTimeoutError:
         seen = f"last status {self.last.status!s}" if self.last else "no status seen"
@@ -259,6 +257,11 @@ class Follow:
             else f"mavera bot {self.meeting_id}: wait ended ({seen})",
             meeting=self.last,
         )
+
+
+def bot_failed(meeting: Meeting) -> BotFailedError:
+    """The error for a bot that ended in a failure status."""
+    return BotFailedError(f"mavera bot {meeting.id} ended in {meeting.status!s}", meeting=meeting)
 
 
 OnStatus = Callable[[Meeting], Awaitable[Any] | Any]

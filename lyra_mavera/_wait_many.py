@@ -23,6 +23,7 @@ import random
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ._bulk import check_concurrency
 from ._errors import LyraMaveraError, ResponseValidationError, ValidationError
 from ._poll import TRANSIENT_ERRORS, Follow, OnStatus, PollPolicy, notify
 from ._validate import check_id
@@ -230,8 +231,7 @@ async def wait_many(
     if isinstance(meeting_ids, str) or not isinstance(meeting_ids, Iterable):
         raise ValidationError("meeting_ids", "must be an iterable of meeting ids (not one string)")
     ids = list(dict.fromkeys(check_id(f"meeting_ids[{n}]", i) for n, i in enumerate(meeting_ids)))
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValidationError("concurrency", f"must be an int >= 1, got {concurrency!r}")
+    check_concurrency(concurrency)
     if not ids:
         return {}
     return await _Scheduler(meetings, ids, policy, timeout, on_status).run(concurrency)

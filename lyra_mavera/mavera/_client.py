@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -12,9 +11,17 @@ import attrs
 
 from .._bulk import BulkResult, OnResult, Progress
 from .._convert import format_datetime
-from .._errors import BotFailedError, LyraMaveraError, ResponseValidationError, ValidationError
+from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
 from .._links import check_meeting_url
-from .._poll import OnStatus, PollPolicy, check_policy, check_timeout, follow, notify
+from .._poll import (
+    OnStatus,
+    PollPolicy,
+    bot_failed,
+    check_policy,
+    check_timeout,
+    follow,
+    notify,
+)
 from .._validate import check_aware_datetime, check_bool, check_id, check_number, check_text
 from .._wait_many import wait_many
 from ._bulk import create_bots
@@ -42,7 +49,6 @@ MAX_REASON_LENGTH = 500
 TRANSCRIPT_FORMATS = ("segments", "text", "srt")
 
 T = TypeVar("T")
-logger = logging.getLogger("lyra_mavera")
 
 
 @attrs.frozen
@@ -221,7 +227,7 @@ class Meetings:
         assert last is not None
         if last.status == MeetingStatus.DONE:
             return last
-        raise BotFailedError(f"mavera bot {last.id} ended in {last.status!s}", meeting=last)
+        raise bot_failed(last)
 
     def watch(
         self,
