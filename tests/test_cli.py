@@ -270,3 +270,28 @@ async def test_help_and_module_entry() -> None:
     assert code == 0
     for word in ("demo", "lyra", "mavera", "bulk", "fake-server", "Exit codes"):
         assert word in out
+
+
+async def test_interrupted_lyra_rows_are_reported_not_resent(tmp_path: Path) -> None:
+    """A Lyra row that was in flight when a run stopped gets a may_exist result and no request."""
+    import lyra_mavera as lm
+    from lyra_mavera.cli._bulkfile import Journal, read_rows
+    from lyra_mavera.cli._bulkrun import _settle_interrupted
+
+    source = tmp_path / "m.csv"
+    source.write_text("title\nFirst\nSecond\n")
+    out = tmp_path / "m.out.jsonl"
+    rows = read_rows(source, "lyra")
+    journal = Journal(out)
+    journal.start(1)  # row 1 was sent, then the process died
+    journal.close(complete=False)
+    journal = Journal(out)
+    async with lm.AsyncSession(
+        lyra_api_key="lyra_" + "k" * 24, lyra_base_url="http://127.0.0.1:9/v1"
+    ) as s:
+        assert await _settle_interrupted(s, "lyra", journal, rows) == 1
+    journal.close(complete=False)
+    (record,) = lines(out.read_text())
+    assert record["index"] == 1 and record["line"] == 3 and record["ok"] is False
+    assert record["may_exist"] is True and record["error_type"] == "AmbiguousCreateError"
+    assert record["error"].startswith("line 3: lyra: this row was being sent")

@@ -25,11 +25,10 @@ from typing import Any
 import attrs
 
 from .._bulk import AmbiguousCreateError, BulkResult
-from .._errors import LyraMaveraError
 from ..lyra._models import MeetingRequest
 from ..mavera._models import BotRequest
 
-__all__ = ["Journal", "Row", "error_record", "read_rows", "record_for"]
+__all__ = ["Journal", "Row", "read_rows", "record_for"]
 
 _LYRA_FIELDS = {"title", "start", "attendees"}
 _MAVERA_FIELDS = {"meeting_url", "title", "bot_name", "join_at", "workspace_id"}
@@ -123,13 +122,7 @@ def record_for(row: Row, result: BulkResult[Any] | None = None, **extra: Any) ->
     """The results-file line for a row."""
     record: dict[str, Any] = {"index": row.index, "line": row.line}
     if row.problem is not None:
-        return {
-            **record,
-            "ok": False,
-            "error": f"line {row.line}: {row.problem}",
-            "error_type": "ValidationError",
-            "may_exist": False,
-        }
+        return _failure(record, row.problem, "ValidationError", may_exist=False)
     assert result is not None
     if result.ok:
         value = result.value
@@ -140,12 +133,19 @@ def record_for(row: Row, result: BulkResult[Any] | None = None, **extra: Any) ->
         return {**record, **extra}
     error = result.error
     assert error is not None
+    may_exist = isinstance(error, AmbiguousCreateError)
+    return _failure(record, str(error), type(error).__name__, may_exist=may_exist, **extra)
+
+
+def _failure(
+    record: dict[str, Any], problem: str, error_type: str, *, may_exist: bool, **extra: Any
+) -> dict[str, Any]:
     return {
         **record,
         "ok": False,
-        "error": f"line {row.line}: {error}",
-        "error_type": type(error).__name__,
-        "may_exist": isinstance(error, AmbiguousCreateError),
+        "error": f"line {record['line']}: {problem}",
+        "error_type": error_type,
+        "may_exist": may_exist,
         **extra,
     }
 
@@ -213,14 +213,3 @@ def _rewrite_latest(path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(json.dumps(latest[i]) + "\n" for i in sorted(latest)), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def error_record(row: Row, error: LyraMaveraError, *, may_exist: bool) -> dict[str, Any]:
-    return {
-        "index": row.index,
-        "line": row.line,
-        "ok": False,
-        "error": f"line {row.line}: {error}",
-        "error_type": type(error).__name__,
-        "may_exist": may_exist,
-    }

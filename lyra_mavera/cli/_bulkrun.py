@@ -22,7 +22,7 @@ from .._bulk import AmbiguousCreateError, BulkResult
 from .._session import AsyncSession
 from ..lyra._client import create_meetings
 from ..mavera._bulk import create_bots, find_existing
-from ._bulkfile import Journal, Row, error_record, read_rows, record_for
+from ._bulkfile import Journal, Row, read_rows, record_for
 from ._output import EXIT_OK, EXIT_PARTIAL, Output
 
 __all__ = ["RateColumn", "progress_bar", "run_bulk_file"]
@@ -81,7 +81,7 @@ async def _settle_interrupted(
             provider="lyra",
             cause=None,
         )
-        journal.write(error_record(rows[index], error, may_exist=True))
+        journal.write(record_for(rows[index], BulkResult(index, rows[index].request, error=error)))
         settled += 1
     return settled
 
