@@ -38,6 +38,14 @@ def assert_no_secret(text: str) -> None:
         assert secret not in text, "an API key leaked"
 
 
+@pytest.fixture
+def real_waits() -> Iterator[None]:
+    """For tests where cadence or pacing matters: the SDK's waits are real (the fake
+    clock is fast, so they stay short)."""
+    with set_testing(False):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_waits() -> Iterator[None]:
     with set_testing(True):

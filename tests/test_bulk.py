@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import lyra_mavera as lm
-from lyra_mavera.testing import FakeServer, set_testing
+from lyra_mavera.testing import FakeServer
 from tests.helpers import client_tasks, open_connections
 
 
@@ -156,12 +156,6 @@ async def test_bulk_arguments_checked(fake: FakeServer) -> None:
             await s.mavera.meetings.create_many(bots(1), concurrency=0)
         assert await s.mavera.meetings.create_many([]) == []
     assert fake.requests == []
-
-
-@pytest.fixture
-def real_waits() -> Iterator[None]:
-    with set_testing(False):
-        yield
 
 
 async def test_rate_limited_bulk_with_faults(real_waits: None) -> None:

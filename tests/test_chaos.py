@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -66,12 +65,6 @@ async def test_create_many_under_chaos() -> None:
     assert len({r.value.id for r in results if r.value}) == outcomes["ok"]
     assert outcomes["ok"] >= N * 0.97
     assert sum(fake.faults.counts.values()) >= N * 0.15
-
-
-@pytest.fixture
-def real_waits() -> Iterator[None]:
-    with set_testing(False):
-        yield
 
 
 async def test_many_waits_under_chaos(real_waits: None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,13 +22,6 @@ from tests.helpers import client_tasks, open_connections
 SCALE = 200.0  # a whole meeting takes about half a second
 POLICY = lm.PollPolicy(time_scale=SCALE)
 ZOOM = "https://zoom.us/j/424242"
-
-
-@pytest.fixture
-def real_waits() -> Iterator[None]:
-    """Cadence matters here: let the SDK's waits be real (the fake clock is fast)."""
-    with set_testing(False):
-        yield
 
 
 @pytest.fixture

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from aioresponses import aioresponses
 
 import lyra_mavera as lm
-from lyra_mavera.testing import FakeServer, set_testing
+from lyra_mavera.testing import FakeServer
 from tests.conftest import LYRA, LYRA_KEY, MAVERA, MAVERA_KEY
 
 
 @pytest.fixture(autouse=True)
-def real_waits() -> Iterator[None]:
-    with set_testing(False):
-        yield
+def _pacing_is_real(real_waits: None) -> None:
+    """Every test here is about pacing."""
 
 
 async def test_learns_and_paces_without_429() -> None:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 import lyra_mavera as lm
 from lyra_mavera._poll import STATUS_RANK
 from lyra_mavera.mavera import Meeting
-from lyra_mavera.testing import FakeServer, set_testing
+from lyra_mavera.testing import FakeServer
 from tests.helpers import client_tasks, open_connections
 
 SCALE = 200.0
 POLICY = lm.PollPolicy(time_scale=SCALE)
-
-
-@pytest.fixture
-def real_waits() -> Iterator[None]:
-    with set_testing(False):
-        yield
 
 
 @pytest.fixture
