@@ -31,12 +31,12 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._middleware import Handler, Middleware, Request, Response
-from ._poll import PollPolicy
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._session import AsyncSession, SessionStats
 from ._version import __version__
 from .lyra._oauth import OAuthError, ReauthorizationRequired
+from .mavera._poll import PollPolicy
 
 __all__ = [
     "APIConnectionError",

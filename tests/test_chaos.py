@@ -13,8 +13,8 @@ import socket
 import pytest
 
 import lyra_mavera as lm
-from lyra_mavera._poll import STATUS_RANK
 from lyra_mavera.mavera import Meeting
+from lyra_mavera.mavera._poll import STATUS_RANK
 from lyra_mavera.testing import FakeServer, set_testing
 from tests.helpers import client_tasks, open_connections
 

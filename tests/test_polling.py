@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lyra_mavera as lm
-from lyra_mavera._poll import STATUS_RANK, Follow
 from lyra_mavera.mavera import Meeting, MeetingStatus
+from lyra_mavera.mavera._poll import STATUS_RANK, Follow
 from lyra_mavera.testing import FakeServer, set_testing
 from tests.conftest import MAVERA, MAVERA_KEY
 from tests.helpers import client_tasks, open_connections

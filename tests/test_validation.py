@@ -10,7 +10,7 @@ import pytest
 from aioresponses import aioresponses
 
 import lyra_mavera as lm
-from lyra_mavera._links import check_meeting_url
+from lyra_mavera.mavera._links import check_meeting_url
 from lyra_mavera.testing import FakeServer
 
 AWARE = datetime(2030, 1, 1, 12, tzinfo=UTC)

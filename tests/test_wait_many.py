@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 import lyra_mavera as lm
-from lyra_mavera._poll import STATUS_RANK
 from lyra_mavera.mavera import Meeting
+from lyra_mavera.mavera._poll import STATUS_RANK
 from lyra_mavera.testing import FakeServer
 from tests.helpers import client_tasks, open_connections
 

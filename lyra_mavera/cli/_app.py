@@ -12,8 +12,8 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from .. import _errors as e
-from .._poll import PollPolicy
 from .._session import AsyncSession
+from ..mavera._poll import PollPolicy
 from ._output import EXIT_INTERRUPTED, Output
 
 __all__ = ["cli"]

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .. import lyra, mavera
-from .._poll import PollPolicy
+from ..mavera._poll import PollPolicy
 from ..testing import FakeServer
 from ._bulkrun import progress_bar
 from ._output import EXIT_OK, Output

@@ -50,9 +50,9 @@ from .. import _retry
 from .._convert import converter
 from .._errors import LyraMaveraError, RateLimitInfo
 from .._middleware import Handler, Request, Response
-from .._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
 from .._session import AsyncSession
 from ..mavera._models import FAILURE_STATUSES, Meeting, MeetingStatus
+from ..mavera._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
 
 __all__ = [
     "FINAL_HOOK_ID",

@@ -28,7 +28,7 @@ from .._bulk import (
 )
 from .._convert import parse_datetime
 from .._errors import LyraMaveraError, ValidationError
-from .._links import clean_link
+from ._links import clean_link
 from ._models import BotRequest, Meeting
 
 if TYPE_CHECKING:

@@ -12,19 +12,9 @@ import attrs
 from .._bulk import BulkResult, OnResult, Progress
 from .._convert import format_datetime
 from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
-from .._links import check_meeting_url
-from .._poll import (
-    OnStatus,
-    PollPolicy,
-    bot_failed,
-    check_policy,
-    check_timeout,
-    follow,
-    notify,
-)
 from .._validate import check_aware_datetime, check_bool, check_id, check_number, check_text
-from .._wait_many import wait_many
 from ._bulk import create_bots
+from ._links import check_meeting_url
 from ._models import (
     Analysis,
     BotRequest,
@@ -36,6 +26,16 @@ from ._models import (
     Usage,
     Workspace,
 )
+from ._poll import (
+    OnStatus,
+    PollPolicy,
+    bot_failed,
+    check_policy,
+    check_timeout,
+    follow,
+    notify,
+)
+from ._wait_many import wait_many
 
 if TYPE_CHECKING:
     from .._session import AsyncSession

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .._links import platform_of
+from ..mavera._links import platform_of
 
 __all__ = [
     "MAVERA_ERROR_TYPES",

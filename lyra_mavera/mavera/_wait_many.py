@@ -23,14 +23,14 @@ import random
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ._bulk import check_concurrency
-from ._errors import LyraMaveraError, ResponseValidationError, ValidationError
+from .._bulk import check_concurrency
+from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
+from .._validate import check_id
+from ._models import Meeting, MeetingStatus
 from ._poll import TRANSIENT_ERRORS, Follow, OnStatus, PollPolicy, notify
-from ._validate import check_id
-from .mavera._models import Meeting, MeetingStatus
 
 if TYPE_CHECKING:
-    from .mavera._client import Meetings
+    from ._client import Meetings
 
 __all__ = ["wait_many"]
 

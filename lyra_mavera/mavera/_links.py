@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-from ._errors import ValidationError
+from .._errors import ValidationError
 
 __all__ = ["check_meeting_url", "clean_link", "platform_of"]
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import _retry
-from ._errors import (
+from .. import _retry
+from .._errors import (
     APIConnectionError,
     BotFailedError,
     RateLimitError,
@@ -33,10 +33,10 @@ from ._errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from .mavera._models import Meeting, MeetingStatus
+from ._models import Meeting, MeetingStatus
 
 if TYPE_CHECKING:
-    from .mavera._client import Meetings
+    from ._client import Meetings
 
 __all__ = [
     "STATUS_RANK",
