@@ -16,7 +16,6 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
-    BotFailedError,
     ConfigurationError,
     ConflictError,
     LyraMaveraError,
@@ -24,18 +23,18 @@ from ._errors import (
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    RateLimitInfo,
     ResponseValidationError,
     ServerError,
     ValidationError,
-    WaitTimeoutError,
 )
-from ._middleware import Handler, Middleware, Request, Response
+from ._headers import RateLimitInfo
+from ._http import Handler, Middleware, Request, Response
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._session import AsyncSession, SessionStats
 from ._version import __version__
 from .lyra._oauth import OAuthError, ReauthorizationRequired
+from .mavera._errors import BotFailedError, WaitTimeoutError
 from .mavera._poll import PollPolicy
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The exception tree, and the one pure function that turns a response into an error.
+"""The exception tree (the classes only; :mod:`lyra_mavera._http` decides which one a
+response or a transport failure becomes).
 
 ::
 
@@ -17,25 +18,20 @@
     │   ├── RateLimitError             429
     │   └── ServerError                5xx
     ├── ResponseValidationError    a response that does not fit the model (says which field)
-    ├── BotFailedError             .meeting
+    ├── BotFailedError             .meeting       (defined in lyra_mavera.mavera)
     └── WaitTimeoutError           .meeting (last seen)
 
 Every error pickles (they cross process boundaries in worker pools) and none ever
 holds a request's headers, so an API key cannot leak through one.
+
+May import only :mod:`lyra_mavera._headers` from the package.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import attrs
-
-from ._retry import parse_retry_after
-
-if TYPE_CHECKING:
-    from .mavera._models import Meeting as MaveraMeeting
+from ._headers import RateLimitInfo
 
 __all__ = [
     "APIConnectionError",
@@ -43,7 +39,6 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
-    "BotFailedError",
     "ConfigurationError",
     "ConflictError",
     "LyraMaveraError",
@@ -51,16 +46,10 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
-    "RateLimitInfo",
     "ResponseValidationError",
     "ServerError",
     "ValidationError",
-    "WaitTimeoutError",
-    "error_from_response",
 ]
-
-#: How much of an error body an exception keeps (a proxy's HTML page can be huge).
-BODY_KEEP = 2_000
 
 
 def _restore(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -111,44 +100,6 @@ class APIConnectionError(LyraMaveraError):
 
 class APITimeoutError(APIConnectionError):
     """An attempt took longer than the session's per-attempt ``timeout``."""
-
-
-@attrs.frozen
-class RateLimitInfo:
-    """Mavera's ``X-RateLimit-*`` headers: the key's per-minute limit, what is left, and
-    the Unix time the window resets. Any of them may be absent."""
-
-    limit: int | None
-    remaining: int | None
-    reset: float | None
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo | None:
-        limit = _int_header(headers.get("X-RateLimit-Limit"))
-        remaining = _int_header(headers.get("X-RateLimit-Remaining"))
-        reset = _float_header(headers.get("X-RateLimit-Reset"))
-        if limit is None and remaining is None and reset is None:
-            return None
-        return cls(limit=limit, remaining=remaining, reset=reset)
-
-
-def _int_header(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
-def _float_header(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if number == number and abs(number) != float("inf") else None
 
 
 class APIStatusError(LyraMaveraError):
@@ -251,112 +202,3 @@ class ResponseValidationError(LyraMaveraError):
         self.provider = provider
         self.path = path
         self.status = status
-
-
-class BotFailedError(LyraMaveraError):
-    """A Mavera bot ended in a failure status; ``meeting`` is the last state seen."""
-
-    def __init__(self, message: str, *, meeting: MaveraMeeting) -> None:
-        super().__init__(message)
-        self.meeting = meeting
-
-
-class WaitTimeoutError(LyraMaveraError, TimeoutError):
-    """Waiting for a bot ran past its deadline; ``meeting`` is the last state seen
-    (``None`` if no poll ever succeeded)."""
-
-    def __init__(self, message: str, *, meeting: MaveraMeeting | None) -> None:
-        super().__init__(message)
-        self.meeting = meeting
-
-
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    402: PaymentRequiredError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: BadRequestError,
-    429: RateLimitError,
-}
-
-
-def request_id_of(headers: Mapping[str, str]) -> str | None:
-    """The server's request id, under either header name providers use."""
-    return headers.get("X-Request-Id") or headers.get("Request-Id")
-
-
-def error_class_for(status: int) -> type[APIStatusError]:
-    """The exception class for an HTTP status (a pure table lookup)."""
-    if status >= 500:
-        return ServerError
-    return _STATUS_CLASSES.get(status, APIStatusError)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def error_from_response(
-    provider: str,
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-) -> APIStatusError:
-    """Map a non-success response to a typed error; never raises.
-
-    Understands Lyra's ``{"error": "..."}``, Mavera's
-    ``{"error": {"message", "type", "code", "param"}}``, OAuth's
-    ``{"error": "invalid_grant", "error_description": ...}``, and anything else (an HTML
-    page from a proxy, an empty body, invalid JSON, invalid UTF-8).
-    """
-    text = body.decode("utf-8", errors="replace")
-    message: str | None = None
-    code = param = error_type = None
-    parsed: Any = None
-    if body:
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-    if isinstance(parsed, dict):
-        err = parsed.get("error")
-        if isinstance(err, dict):
-            message = _text(err.get("message"))
-            code = _text(err.get("code"))
-            param = _text(err.get("param"))
-            error_type = _text(err.get("type"))
-        elif isinstance(err, str):
-            message = err or None
-            description = _text(parsed.get("error_description"))
-            if description:
-                # OAuth token endpoints: `error` is a code, the prose is elsewhere.
-                code, message = err, description
-        if message is None:
-            message = _text(parsed.get("message"))
-    if message is None:
-        content_type = headers.get("Content-Type", "unknown content type").split(";")[0]
-        message = (
-            "empty response body"
-            if not body
-            else f"unexpected {content_type} body: {_snippet(text)}"
-        )
-    retry_after = parse_retry_after(headers)
-    return error_class_for(status)(
-        message,
-        status=status,
-        provider=provider,
-        code=code,
-        param=param,
-        request_id=request_id_of(headers),
-        body=text[:BODY_KEEP],
-        retry_after=retry_after,
-        rate_limit=RateLimitInfo.from_headers(headers),
-        error_type=error_type,
-    )
-
-
-def _snippet(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

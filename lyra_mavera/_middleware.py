@@ -17,15 +17,11 @@ import logging
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
 
 import aiohttp
-import attrs
-from multidict import CIMultiDictProxy
 
-from ._convert import loads
-from ._errors import request_id_of
+from ._http import Handler, Middleware, Request, Response
 from ._version import __version__
 
 __all__ = [
@@ -46,67 +42,6 @@ USER_AGENT = (
     f"{platform.python_implementation()}/{'.'.join(map(str, sys.version_info[:3]))} "
     f"aiohttp/{aiohttp.__version__}"
 )
-
-
-@attrs.define(slots=True, repr=False)
-class Request:
-    """One attempt of one logical API call.
-
-    ``request_id`` is minted once per logical call and kept on every attempt (it is
-    the ``Idempotency-Key`` of a POST and the id in our logs). ``headers`` is this
-    attempt's own dict: middlewares may change it in place.
-    """
-
-    provider: str
-    method: str
-    url: str
-    path: str
-    request_id: str
-    attempt: int
-    headers: dict[str, str]
-    params: Mapping[str, str] | None = None
-    body: bytes | None = None
-    timeout: float = 30.0
-    #: Free-form per-call annotations for middlewares (e.g. ``{"endpoint": "meetings.get"}``).
-    context: dict[str, Any] = attrs.field(factory=dict)
-
-    def __repr__(self) -> str:
-        # Never show headers: they carry the API key.
-        return (
-            f"Request({self.method} {self.provider}:{self.path} "
-            f"id={self.request_id} attempt={self.attempt})"
-        )
-
-
-@attrs.frozen(repr=False)
-class Response:
-    """A finished HTTP exchange with its body read (bounded in size)."""
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    request: Request
-    elapsed: float
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def request_id(self) -> str | None:
-        """The server's request id, if it sent one."""
-        return request_id_of(self.headers)
-
-    def json(self) -> Any:
-        """The body as JSON, or :class:`ResponseValidationError`."""
-        return loads(self.body, provider=self.request.provider, status=self.status)
-
-    def __repr__(self) -> str:
-        return f"Response({self.status} for {self.request!r}, {len(self.body)} bytes)"
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-Middleware = Callable[[Request, Handler], Awaitable[Response]]
 
 
 def build_chain(middlewares: Sequence[Middleware], transport: Handler) -> Handler:

@@ -25,9 +25,9 @@ import math
 import time
 from collections.abc import Mapping
 
-from ._errors import RateLimitInfo
-from ._middleware import Handler, Request, Response
-from ._retry import is_testing, parse_retry_after
+from ._clock import is_testing
+from ._headers import RateLimitInfo, parse_retry_after
+from ._http import Handler, Request, Response
 
 __all__ = ["RateLimiter"]
 

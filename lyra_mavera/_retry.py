@@ -1,28 +1,18 @@
 """Retry policy: which attempts may be repeated, and how long to wait in between.
 
 Everything here is pure (no I/O, no clock) so it can be table-tested; the loop that
-uses it lives in :mod:`lyra_mavera._session`.
+uses it lives in :mod:`lyra_mavera._session`. May import only ``_errors``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import math
-import time
-from collections.abc import Mapping
 
 import attrs
 
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "RetryPolicy",
-    "backoff",
-    "is_testing",
-    "parse_retry_after",
-    "set_testing",
-    "sleep",
-]
+from ._errors import ValidationError
+
+__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "backoff"]
 
 #: Statuses worth another attempt for a request that is safe to repeat.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -36,8 +26,6 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
 
 
 def _config_error(name: str, problem: str) -> Exception:
-    from ._errors import ValidationError
-
     return ValidationError(f"RetryPolicy.{name}", problem)
 
 
@@ -121,72 +109,3 @@ def backoff(
         grown = 0.0
     jitter = wait_jitter * min(max(rand, 0.0), 1.0)
     return max(0.0, min(wait_max, grown + jitter))
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` in seconds or as an
-    HTTP-date. ``None`` when absent or unreadable; never negative."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis) / 1000
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return max(value, 0.0)
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        current = time.time() if now is None else now
-        return max(when.timestamp() - current, 0.0)
-    return max(value, 0.0) if math.isfinite(value) else None
-
-
-_testing = False
-
-
-class _TestingSwitch:
-    """What :func:`set_testing` returns: also a context manager that restores the
-    previous setting on exit."""
-
-    def __init__(self, before: bool) -> None:
-        self._before = before
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        global _testing
-        _testing = self._before
-
-
-def set_testing(on: bool = True) -> _TestingSwitch:
-    """Turn testing mode on or off: every retry, polling and rate-limit wait becomes
-    zero, so a test suite never sleeps. Exposed as ``lyra_mavera.testing.set_testing``.
-
-    Call it plainly, or as ``with set_testing(True): ...`` to restore the previous
-    setting afterwards.
-    """
-    global _testing
-    before, _testing = _testing, bool(on)
-    return _TestingSwitch(before)
-
-
-def is_testing() -> bool:
-    """Whether testing mode is on."""
-    return _testing
-
-
-async def sleep(seconds: float) -> None:
-    """The SDK's one sleep: zero in testing mode (it still yields to the loop)."""
-    await asyncio.sleep(0 if _testing else seconds)

@@ -18,23 +18,25 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 import attrs
 
-from . import _retry
+from . import _clock
 from ._config import LYRA, MAVERA, ApiKey, Provider, resolve_base_url, resolve_key
 from ._convert import structure
 from ._errors import (
     APIConnectionError,
-    APITimeoutError,
     ConfigurationError,
     LyraMaveraError,
-    ResponseValidationError,
     ValidationError,
-    error_from_response,
 )
-from ._middleware import (
+from ._http import (
     Handler,
     Middleware,
     Request,
     Response,
+    connection_error,
+    error_from_response,
+    too_large,
+)
+from ._middleware import (
     build_chain,
     idempotency_key_middleware,
     logging_middleware,
@@ -381,7 +383,7 @@ class AsyncSession:
                 stats.connection_errors += 1
                 if last or not policy.may_retry_error(method, sent=exc.sent):
                     raise
-                await _retry.sleep(policy.backoff(attempt, random.random()))
+                await _clock.sleep(policy.backoff(attempt, random.random()))
                 continue
             if response.ok:
                 return response
@@ -398,7 +400,7 @@ class AsyncSession:
                 # Longer than the caller agreed to wait: hand the decision back, with
                 # `retry_after` on the error, instead of parking the task.
                 raise error
-            await _retry.sleep(wait)
+            await _clock.sleep(wait)
 
     async def call(
         self,
@@ -447,7 +449,7 @@ class AsyncSession:
         limit = self.max_response_bytes
         length = resp.content_length
         if length is not None and length > limit:
-            raise _too_large(request, limit, resp.status)
+            raise too_large(request, limit, resp.status)
         if length is not None and "Content-Encoding" not in resp.headers:
             return await resp.read()
         chunks: list[bytes] = []
@@ -455,43 +457,9 @@ class AsyncSession:
         async for chunk in resp.content.iter_chunked(256 * 1024):
             total += len(chunk)
             if total > limit:
-                raise _too_large(request, limit, resp.status)
+                raise too_large(request, limit, resp.status)
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def connection_error(
-    exc: TimeoutError | aiohttp.ClientError, request: Request
-) -> APIConnectionError:
-    """Map a transport failure to its error (a pure function, like ``error_from_response``).
-
-    ``sent=False`` only when the request provably never left: refused connection, DNS
-    failure, connect timeout. Anything later may have reached the server.
-    """
-    cls: type[APIConnectionError] = APIConnectionError
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        cls, sent, what = APITimeoutError, False, f"connect timed out after {request.timeout:g}s"
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        sent, what = False, f"could not connect: {exc.os_error.strerror or exc.os_error}"
-    elif isinstance(exc, TimeoutError):
-        cls, sent, what = APITimeoutError, True, f"no complete answer within {request.timeout:g}s"
-    else:
-        sent, what = True, f"connection failed ({type(exc).__name__})"
-    outcome = "the server may have processed it" if sent else "the request was not sent"
-    return cls(
-        f"{request.provider}: {what} during {request.method} {request.path}; {outcome}",
-        provider=request.provider,
-        sent=sent,
-    )
-
-
-def _too_large(request: Request, limit: int, status: int) -> ResponseValidationError:
-    return ResponseValidationError(
-        f"{request.provider} response to {request.method} {request.path} is larger than "
-        f"max_response_bytes ({limit:,} bytes); raise the limit on AsyncSession if expected",
-        provider=request.provider,
-        status=status,
-    )
 
 
 def _missing_key_message(provider: Provider) -> str:

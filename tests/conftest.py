@@ -13,7 +13,7 @@ import pytest
 from aioresponses import aioresponses
 
 import lyra_mavera as lm
-from lyra_mavera import _retry
+from lyra_mavera._clock import VirtualClock, use_clock
 from lyra_mavera.testing import FakeServer, set_testing
 
 LYRA_KEY = "lyra_" + "k3yL" * 8
@@ -91,16 +91,24 @@ def _no_key_anywhere(
     _keys_in_play.intersection_update(SECRETS)
 
 
+class RecordingClock(VirtualClock):
+    """A virtual clock that remembers every wait asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await super().sleep(seconds)
+
+
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the SDK asks for, in order (none is actually slept)."""
-    asked: list[float] = []
-
-    async def record(seconds: float) -> None:
-        asked.append(seconds)
-
-    monkeypatch.setattr(_retry, "sleep", record)
-    return asked
+def sleeps() -> Iterator[list[float]]:
+    """Every wait the SDK asks for, in order (none is really slept)."""
+    clock = RecordingClock()
+    with use_clock(clock):
+        yield clock.asked
 
 
 @pytest.fixture(autouse=True)

@@ -253,7 +253,7 @@ def test_fuzzed_error_bodies_map_cleanly(body: bytes) -> None:
     """Any bytes as an error body map to an APIStatusError with a message."""
     from multidict import CIMultiDict
 
-    from lyra_mavera._errors import error_from_response
+    from lyra_mavera._http import error_from_response
 
     err = error_from_response("mavera", 503, CIMultiDict(), body)
     assert isinstance(err, lm.ServerError) and err.message

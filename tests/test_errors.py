@@ -8,7 +8,7 @@ import pytest
 from multidict import CIMultiDict
 
 import lyra_mavera as lm
-from lyra_mavera._errors import BODY_KEEP, error_from_response
+from lyra_mavera._http import BODY_KEEP, error_from_response
 
 
 def _map(status: int, body: bytes, **headers: str) -> lm.APIStatusError:

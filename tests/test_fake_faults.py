@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import lyra_mavera as lm
-from lyra_mavera.testing import FakeServer
+from lyra_mavera.testing import FakeServer, set_testing
 
 ZOOM = "https://zoom.us/j/987654321"
 
@@ -71,13 +71,7 @@ async def test_429_storm_is_survived(sleeps: list[float]) -> None:
         )
         assert all(e.retry_after is not None and e.retry_after >= 1 for e in errors)
         # Real sleeps for this one: the window is one second long.
-        from lyra_mavera import _retry
-
-        async def real_sleep(seconds: float) -> None:
-            await asyncio.sleep(seconds)
-
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(_retry, "sleep", real_sleep)
+        with set_testing(False):
             async with fake.session(retry=lm.RetryPolicy(attempts=4), rate_limit=False) as s:
                 results = await asyncio.gather(*(s.mavera.usage.get() for _ in range(8)))
         assert len(results) == 8

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lyra_mavera as lm
-from lyra_mavera._retry import backoff, parse_retry_after
+from lyra_mavera._headers import parse_retry_after
+from lyra_mavera._retry import backoff
 
 
 @given(

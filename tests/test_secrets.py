@@ -6,7 +6,7 @@ import pytest
 
 import lyra_mavera as lm
 from lyra_mavera._config import ApiKey
-from lyra_mavera._middleware import Request
+from lyra_mavera._http import Request
 from lyra_mavera._session import BearerAuth
 from lyra_mavera.testing import FakeServer
 from tests.conftest import LYRA_KEY, MAVERA_KEY, assert_no_secret

@@ -14,6 +14,7 @@ from rich.table import Table
 from .. import _errors as e
 from .._bulk import AmbiguousCreateError
 from .._convert import converter
+from ..mavera._errors import BotFailedError, WaitTimeoutError
 
 __all__ = [
     "EXIT_API",
@@ -41,7 +42,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_USAGE
     if isinstance(exc, e.ConfigurationError):
         return EXIT_CONFIG
-    if isinstance(exc, e.BotFailedError | e.WaitTimeoutError):
+    if isinstance(exc, BotFailedError | WaitTimeoutError):
         return EXIT_BOT
     return EXIT_API
 

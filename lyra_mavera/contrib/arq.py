@@ -46,10 +46,10 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
-from .. import _retry
 from .._convert import converter
-from .._errors import LyraMaveraError, RateLimitInfo
-from .._middleware import Handler, Request, Response
+from .._errors import LyraMaveraError
+from .._headers import RateLimitInfo, parse_retry_after
+from .._http import Handler, Request, Response
 from .._session import AsyncSession
 from ..mavera._models import FAILURE_STATUSES, Meeting, MeetingStatus
 from ..mavera._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
@@ -148,7 +148,7 @@ class RedisRateLimiter:
         if info is not None and info.limit is not None and 0 < info.limit < self.rpm:
             self.rpm = info.limit
         if response.status == 429:
-            wait = _retry.parse_retry_after(response.headers) or 1.0
+            wait = parse_retry_after(response.headers) or 1.0
             await self._redis.set(self._pause_key, "1", px=max(int(wait * 1000), 1))
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:

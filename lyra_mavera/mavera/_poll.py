@@ -23,16 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .. import _retry
+from .. import _clock, _retry
 from .._errors import (
     APIConnectionError,
-    BotFailedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
     ValidationError,
-    WaitTimeoutError,
 )
+from ._errors import BotFailedError, WaitTimeoutError
 from ._models import Meeting, MeetingStatus
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ class PollPolicy:
 
     def error_delay(self, errors: int, rand: float) -> float:
         """Seconds to wait after ``errors`` failed polls in a row (zero in testing mode)."""
-        if _retry.is_testing():
+        if _clock.is_testing():
             return 0.0
         return (
             _retry.backoff(
@@ -231,7 +230,7 @@ class Follow:
     def next_delay(self, now: float, rand: float) -> float:
         """Seconds until this bot should be polled again (zero in testing mode)."""
         last = self.last
-        if last is None or _retry.is_testing():
+        if last is None or _clock.is_testing():
             return 0.0
         policy = self.policy
         delay = policy.interval(last.status, self.unchanged, rand)
@@ -317,9 +316,9 @@ async def follow(
             if left <= 0:
                 raise state.timeout(timeout)
             if delay >= left:
-                await _retry.sleep(left)
+                await _clock.sleep(left)
                 raise state.timeout(timeout)
-        await _retry.sleep(delay)
+        await _clock.sleep(delay)
 
 
 def check_timeout(timeout: object) -> float | None:

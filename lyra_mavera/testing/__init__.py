@@ -12,7 +12,7 @@
 into zero, so a test suite never sleeps.
 """
 
-from .._retry import is_testing, set_testing
+from .._clock import is_testing, set_testing
 from ._bots import BotScript
 from ._clock import FakeClock
 from ._faults import Fault
