@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import attrs
@@ -44,11 +44,9 @@ from ._middleware import (
 )
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
+from .lyra._client import Lyra
 from .lyra._oauth import OAuth
-
-if TYPE_CHECKING:
-    from .lyra._client import Lyra
-    from .mavera._client import Mavera
+from .mavera._client import Mavera
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -205,8 +203,6 @@ class AsyncSession:
     def lyra(self) -> Lyra:
         """The Lyra API (``auth``, ``meetings``)."""
         if self._lyra is None:
-            from .lyra._client import Lyra
-
             self._lyra = Lyra(self)
         return self._lyra
 
@@ -214,8 +210,6 @@ class AsyncSession:
     def mavera(self) -> Mavera:
         """The Mavera API (``meetings``, ``workspaces``, ``usage``)."""
         if self._mavera is None:
-            from .mavera._client import Mavera
-
             self._mavera = Mavera(self)
         return self._mavera
 

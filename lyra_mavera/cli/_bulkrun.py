@@ -20,8 +20,7 @@ from rich.text import Text
 
 from .._bulk import AmbiguousCreateError, BulkResult
 from .._session import AsyncSession
-from ..lyra._client import create_meetings
-from ..mavera._bulk import create_bots, find_existing
+from ..mavera._bulk import find_existing
 from ._bulkfile import Journal, Row, read_rows, record_for
 from ._output import EXIT_OK, EXIT_PARTIAL, Output
 
@@ -63,7 +62,7 @@ async def _settle_interrupted(
     if provider == "mavera":
         requests = {i: rows[i].request for i in interrupted if rows[i].request is not None}
         found = await find_existing(
-            session.mavera.meetings, requests, since=min(interrupted.values())
+            session.mavera.meetings.list, requests, since=min(interrupted.values())
         )
         for index, meeting in found.items():
             journal.write(
@@ -125,20 +124,16 @@ async def run_bulk_file(
 
             requests = [row.request for row in todo]
             if provider == "lyra":
-                await create_meetings(
-                    session,
+                await session.lyra.meetings.create_many(
                     requests,
                     concurrency=concurrency,
-                    on_progress=None,
                     on_result=on_result,
                     on_start=on_start,
                 )
             else:
-                await create_bots(
-                    session.mavera.meetings,
+                await session.mavera.meetings.create_many(
                     requests,
                     concurrency=concurrency,
-                    on_progress=None,
                     on_result=on_result,
                     on_start=on_start,
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._bulk import (
     AmbiguousCreateError,
@@ -16,11 +16,9 @@ from .._bulk import (
 )
 from .._convert import format_datetime
 from .._errors import LyraMaveraError, PermissionDeniedError, ValidationError
+from .._transport import Transport
 from .._validate import check_aware_datetime, check_emails, check_text
 from ._models import Identity, Meeting, MeetingRequest
-
-if TYPE_CHECKING:
-    from .._session import AsyncSession
 
 __all__ = ["Auth", "Lyra", "Meetings", "create_meetings", "meeting_body"]
 
@@ -47,7 +45,7 @@ def meeting_body(
     return body
 
 
-async def post_meeting(session: AsyncSession, body: dict[str, Any]) -> Meeting:
+async def post_meeting(session: Transport, body: dict[str, Any]) -> Meeting:
     """``POST /meeting``; a 403 names the OAuth scope the token lacks."""
     try:
         return await session.call(PROVIDER, "POST", "/meeting", Meeting, json_body=body)
@@ -61,7 +59,7 @@ async def post_meeting(session: AsyncSession, body: dict[str, Any]) -> Meeting:
 class Auth:
     """``s.lyra.auth``."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self._session = session
 
     async def verify(self) -> Identity:
@@ -73,7 +71,7 @@ class Auth:
 class Meetings:
     """``s.lyra.meetings``."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self._session = session
 
     async def create(
@@ -98,6 +96,7 @@ class Meetings:
         concurrency: int = 10,
         on_progress: Progress | None = None,
         on_result: OnResult | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> list[BulkResult[Meeting]]:
         """Create many meetings, at most ``concurrency`` at once.
 
@@ -107,7 +106,8 @@ class Meetings:
         or dropped connection after sending, 5xx) is not sent again: its error is an
         :class:`AmbiguousCreateError` saying the meeting may exist.
         ``on_result(result)`` receives each item's result as soon as it is known and
-        ``on_progress(done, total)`` follows it.
+        ``on_progress(done, total)`` follows it; ``on_start(index)`` is called just
+        before an item is sent (e.g. to journal it).
         """
         return await create_meetings(
             self._session,
@@ -115,11 +115,12 @@ class Meetings:
             concurrency=concurrency,
             on_progress=on_progress,
             on_result=on_result,
+            on_start=on_start,
         )
 
 
 async def create_meetings(
-    session: AsyncSession,
+    session: Transport,
     requests: Iterable[MeetingRequest],
     *,
     concurrency: int,
@@ -127,7 +128,7 @@ async def create_meetings(
     on_result: OnResult | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> list[BulkResult[Meeting]]:
-    """The body of :meth:`Meetings.create_many` (``on_start`` serves the CLI's journal)."""
+    """The body of :meth:`Meetings.create_many`."""
 
     async def one(index: int, request: MeetingRequest) -> Meeting:
         if not isinstance(request, MeetingRequest):
@@ -163,7 +164,7 @@ async def create_meetings(
 class Lyra:
     """``s.lyra``: the Lyra meetings API."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self.auth = Auth(session)
         self.meetings = Meetings(session)
 

@@ -1,6 +1,6 @@
 """Mavera: send notetaker bots into calls and read what they recorded."""
 
-from ._client import Mavera, Meetings, Page, UsageAPI, Workspaces
+from ._client import Mavera, Meetings, UsageAPI, Workspaces
 from ._models import (
     FAILURE_STATUSES,
     TERMINAL_STATUSES,
@@ -25,6 +25,7 @@ from ._models import (
     Workspace,
     WorkspaceMember,
 )
+from ._pages import Page
 
 __all__ = [
     "FAILURE_STATUSES",

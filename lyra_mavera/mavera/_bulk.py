@@ -14,9 +14,9 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._bulk import (
     AmbiguousCreateError,
@@ -28,11 +28,13 @@ from .._bulk import (
 )
 from .._convert import parse_datetime
 from .._errors import LyraMaveraError, ValidationError
+from ._body import bot_body
 from ._links import clean_link
 from ._models import BotRequest, Meeting
+from ._pages import Lister
 
-if TYPE_CHECKING:
-    from ._client import Meetings
+#: ``POST /meetings`` with an already validated body.
+PostBot = Callable[[dict[str, Any]], Awaitable[Meeting]]
 
 __all__ = [
     "CREATE_ROUNDS",
@@ -73,8 +75,8 @@ class RecentMeetings:
     """The key's meetings created since the run began, scanned on demand (one scan at a
     time, shared by every item that needs it)."""
 
-    def __init__(self, meetings: Meetings, since: float) -> None:
-        self._meetings = meetings
+    def __init__(self, listing: Lister[Meeting], since: float) -> None:
+        self._listing = listing
         self._since = since
         self._lock = asyncio.Lock()
         self._scanned_from = -1.0  # when the latest scan started (loop time)
@@ -105,7 +107,7 @@ class RecentMeetings:
         self.scans += 1
         found: dict[Identity, list[Meeting]] = collections.defaultdict(list)
         seen = 0
-        async with contextlib.aclosing(self._meetings.list()) as listing:
+        async with contextlib.aclosing(self._listing()) as listing:
             async for meeting in listing:
                 seen += 1
                 created = meeting.created_at
@@ -119,7 +121,8 @@ class RecentMeetings:
 
 
 async def create_bots(
-    meetings: Meetings,
+    post: PostBot,
+    listing: Lister[Meeting],
     requests: Iterable[BotRequest],
     *,
     concurrency: int,
@@ -127,14 +130,12 @@ async def create_bots(
     on_result: OnResult | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> list[BulkResult[Meeting]]:
-    """The body of ``Meetings.create_many`` (``on_start`` serves the CLI's journal)."""
-    from ._client import bot_body
-
+    """The body of ``Meetings.create_many``."""
     items = list(requests) if isinstance(requests, Iterable) else requests
     counts = collections.Counter(
         identity(r.meeting_url, r.join_at) for r in items if isinstance(r, BotRequest)
     )
-    recent = RecentMeetings(meetings, since=time.time() - RECONCILE_SKEW)
+    recent = RecentMeetings(listing, since=time.time() - RECONCILE_SKEW)
     loop = asyncio.get_running_loop()
 
     async def one(index: int, request: BotRequest) -> Meeting:
@@ -154,7 +155,7 @@ async def create_bots(
         error: LyraMaveraError | None = None
         for _ in range(CREATE_ROUNDS):
             try:
-                meeting = await meetings._create_body(body)
+                meeting = await post(body)
             except LyraMaveraError as exc:
                 if not is_ambiguous(exc):
                     raise
@@ -198,13 +199,13 @@ async def create_bots(
 
 
 async def find_existing(
-    meetings: Meetings, requests: dict[int, BotRequest], *, since: float
+    listing: Lister[Meeting], requests: dict[int, BotRequest], *, since: float
 ) -> dict[int, Meeting]:
     """Bots already made for ``requests`` (by index) since ``since`` (Unix time): what a
     resumed run adopts for the items that were in flight when the last run stopped.
     Requests whose link and ``join_at`` repeat are left out: they cannot be told apart."""
     counts = collections.Counter(identity(r.meeting_url, r.join_at) for r in requests.values())
-    recent = RecentMeetings(meetings, since=since - RECONCILE_SKEW)
+    recent = RecentMeetings(listing, since=since - RECONCILE_SKEW)
     now = asyncio.get_running_loop().time()
     found: dict[int, Meeting] = {}
     for index, request in requests.items():

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-import attrs
-
 from .._bulk import BulkResult, OnResult, Progress
-from .._convert import format_datetime
-from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
-from .._validate import check_aware_datetime, check_bool, check_id, check_number, check_text
+from .._errors import LyraMaveraError, ValidationError
+from .._transport import Transport
+from .._validate import check_bool, check_id, check_number, check_text
+from ._body import bot_body
 from ._bulk import create_bots
-from ._links import check_meeting_url
 from ._models import (
     Analysis,
     BotRequest,
@@ -26,6 +24,7 @@ from ._models import (
     Usage,
     Workspace,
 )
+from ._pages import MAX_PAGE_SIZE, check_page_size, paginate
 from ._poll import (
     OnStatus,
     PollPolicy,
@@ -37,61 +36,11 @@ from ._poll import (
 )
 from ._wait_many import wait_many
 
-if TYPE_CHECKING:
-    from .._session import AsyncSession
-
-__all__ = ["Mavera", "Meetings", "Page", "UsageAPI", "Workspaces", "bot_body"]
+__all__ = ["Mavera", "Meetings", "UsageAPI", "Workspaces"]
 
 PROVIDER = "mavera"
-#: Mavera's documented maximum page size.
-MAX_PAGE_SIZE = 100
 MAX_REASON_LENGTH = 500
 TRANSCRIPT_FORMATS = ("segments", "text", "srt")
-
-T = TypeVar("T")
-
-
-@attrs.frozen
-class Page(Generic[T]):
-    """One page of a Mavera list. Both styles Mavera uses are read: cursor
-    (``next_cursor``) and offset (``offset``/``total``)."""
-
-    data: tuple[T, ...]
-    has_more: bool = False
-    next_cursor: str | None = None
-    object: str = "list"
-    total: int | None = None
-    offset: int | None = None
-    limit: int | None = None
-
-
-def bot_body(
-    meeting_url: object,
-    title: object = None,
-    bot_name: object = None,
-    join_at: object = None,
-    workspace_id: object = None,
-    *,
-    skip_link_check: bool = False,
-    prefix: str = "",
-) -> dict[str, Any]:
-    """Validate one bot's fields and build its JSON body (fields not given are omitted)."""
-    if skip_link_check:
-        link = check_text(prefix + "meeting_url", meeting_url, max_length=4096).strip()
-    else:
-        link, _ = check_meeting_url(prefix + "meeting_url", meeting_url)
-    body: dict[str, Any] = {"meeting_url": link}
-    if title is not None:
-        body["title"] = check_text(prefix + "title", title)
-    if bot_name is not None:
-        body["bot_name"] = check_text(prefix + "bot_name", bot_name, max_length=100)
-    if join_at is not None:
-        # A join_at in the past is sent as is: Mavera documents that the bot then joins
-        # right away, which is what a late scheduler wants.
-        body["join_at"] = format_datetime(check_aware_datetime(prefix + "join_at", join_at))
-    if workspace_id is not None:
-        body["workspace_id"] = check_id(prefix + "workspace_id", workspace_id)
-    return body
 
 
 def _id_path(param: str, value: object) -> str:
@@ -102,53 +51,10 @@ def _number_param(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-async def _paginate(
-    session: AsyncSession,
-    path: str,
-    model: type[T],
-    params: Mapping[str, str],
-    page_size: int,
-) -> AsyncGenerator[T, None]:
-    cursor: str | None = None
-    offset = 0
-    seen: set[str] = set()
-    while True:
-        query = {**params, "limit": str(page_size)}
-        if cursor is not None:
-            query["cursor"] = cursor
-        elif offset:
-            query["offset"] = str(offset)
-        page = await session.call(PROVIDER, "GET", path, Page[model], params=query)  # type: ignore[valid-type]
-        for item in page.data:
-            yield item
-        if not page.has_more or not page.data:
-            return
-        if page.next_cursor:
-            if page.next_cursor in seen:
-                raise ResponseValidationError(
-                    f"mavera returned the cursor {page.next_cursor!r} twice for {path}; "
-                    "stopping rather than looping forever",
-                    provider=PROVIDER,
-                    path=("$.next_cursor: repeated",),
-                )
-            seen.add(page.next_cursor)
-            cursor = page.next_cursor
-        else:
-            offset += len(page.data)
-
-
-def _page_size(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
-        raise ValidationError(
-            "page_size", f"must be an int from 1 to {MAX_PAGE_SIZE}, got {value!r}"
-        )
-    return value
-
-
 class Meetings:
     """``s.mavera.meetings``: send notetaker bots and read what they recorded."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self._session = session
 
     async def create(
@@ -186,6 +92,7 @@ class Meetings:
         concurrency: int = 10,
         on_progress: Progress | None = None,
         on_result: OnResult | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> list[BulkResult[Meeting]]:
         """Send many bots, at most ``concurrency`` at once; results in input order.
 
@@ -197,10 +104,18 @@ class Meetings:
         create sent again (at most twice more). Items whose link and ``join_at`` repeat
         within the run cannot be told apart, so they are never re-sent: such an item
         ends in :class:`AmbiguousCreateError`. ``on_result(result)`` receives each item's
-        result as soon as it is known and ``on_progress(done, total)`` follows it.
+        result as soon as it is known and ``on_progress(done, total)`` follows it;
+        ``on_start(index)`` is called just before an item is first sent (e.g. to journal
+        it, so an interrupted run knows which items may exist).
         """
         return await create_bots(
-            self, requests, concurrency=concurrency, on_progress=on_progress, on_result=on_result
+            self._create_body,
+            self.list,
+            requests,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            on_result=on_result,
+            on_start=on_start,
         )
 
     async def wait(
@@ -239,7 +154,7 @@ class Meetings:
         """Yield the bot each time its status changes, ending after a terminal status
         (see :meth:`wait` for which are terminal). Arguments are checked now."""
         return follow(
-            self,
+            self.get,
             check_id("meeting_id", meeting_id),
             timeout=check_timeout(timeout),
             policy=check_policy(poll),
@@ -260,7 +175,8 @@ class Meetings:
         bots are due together, pages of ``GET /meetings`` (100 bots a request) replace
         single fetches; see :class:`PollPolicy` ``sweep_min``."""
         return await wait_many(
-            self,
+            self.get,
+            self.list,
             meeting_ids,
             timeout=check_timeout(timeout),
             policy=check_policy(poll),
@@ -284,7 +200,7 @@ class Meetings:
         params: dict[str, str] = {}
         if workspace_id is not None:
             params["workspace_id"] = check_id("workspace_id", workspace_id)
-        return _paginate(self._session, "/meetings", Meeting, params, _page_size(page_size))
+        return paginate(self._session, "/meetings", Meeting, params, check_page_size(page_size))
 
     async def cancel(self, meeting_id: str, *, reason: str | None = None) -> Cancellation:
         """Cancel a bot (``POST /meetings/{id}/cancel``); ``reason`` up to 500 characters."""
@@ -354,7 +270,7 @@ class Meetings:
 class Workspaces:
     """``s.mavera.workspaces``."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self._session = session
 
     async def list(self, *, include_members: bool = False) -> list[Workspace]:
@@ -364,9 +280,7 @@ class Workspaces:
         }
         return [
             ws
-            async for ws in _paginate(
-                self._session, "/workspaces", Workspace, params, MAX_PAGE_SIZE
-            )
+            async for ws in paginate(self._session, "/workspaces", Workspace, params, MAX_PAGE_SIZE)
         ]
 
     async def get(self, workspace_id: str) -> Workspace:
@@ -378,7 +292,7 @@ class Workspaces:
 class UsageAPI:
     """``s.mavera.usage``."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self._session = session
 
     async def get(self) -> Usage:
@@ -389,7 +303,7 @@ class UsageAPI:
 class Mavera:
     """``s.mavera``: the Mavera notetaker-bot API."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Transport) -> None:
         self.meetings = Meetings(session)
         self.workspaces = Workspaces(session)
         self.usage = UsageAPI(session)

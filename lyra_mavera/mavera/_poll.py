@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -33,9 +33,6 @@ from .._errors import (
 )
 from ._errors import BotFailedError, WaitTimeoutError
 from ._models import Meeting, MeetingStatus
-
-if TYPE_CHECKING:
-    from ._client import Meetings
 
 __all__ = [
     "STATUS_RANK",
@@ -274,8 +271,12 @@ async def notify(callback: OnStatus | None, meeting: Meeting) -> None:
             await result
 
 
+#: Fetch one bot's current state (``Meetings.get``).
+GetMeeting = Callable[[str], Awaitable[Meeting]]
+
+
 async def follow(
-    meetings: Meetings,
+    get: GetMeeting,
     meeting_id: str,
     *,
     timeout: float | None,
@@ -292,7 +293,7 @@ async def follow(
     while True:
         try:
             async with asyncio.timeout_at(deadline):
-                meeting = await meetings.get(meeting_id)
+                meeting = await get(meeting_id)
         except TimeoutError:
             raise state.timeout(timeout) from None
         except TRANSIENT_ERRORS as exc:

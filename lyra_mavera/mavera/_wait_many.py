@@ -21,16 +21,13 @@ import itertools
 import math
 import random
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from .._bulk import check_concurrency
 from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
 from .._validate import check_id
 from ._models import Meeting, MeetingStatus
-from ._poll import TRANSIENT_ERRORS, Follow, OnStatus, PollPolicy, notify
-
-if TYPE_CHECKING:
-    from ._client import Meetings
+from ._pages import Lister
+from ._poll import TRANSIENT_ERRORS, Follow, GetMeeting, OnStatus, PollPolicy, notify
 
 __all__ = ["wait_many"]
 
@@ -41,13 +38,15 @@ _PAGE = 100
 class _Scheduler:
     def __init__(
         self,
-        meetings: Meetings,
+        get: GetMeeting,
+        listing: Lister[Meeting],
         ids: list[str],
         policy: PollPolicy,
         timeout: float | None,
         on_status: OnStatus | None,
     ) -> None:
-        self.meetings = meetings
+        self.get = get
+        self.listing = listing
         self.policy = policy
         self.timeout = timeout
         self.on_status = on_status
@@ -106,7 +105,7 @@ class _Scheduler:
     async def _poll_one(self, meeting_id: str) -> None:
         self.requests += 1
         try:
-            meeting = await self.meetings.get(meeting_id)
+            meeting = await self.get(meeting_id)
         except LyraMaveraError as exc:
             self._failed_poll(meeting_id, exc)
             return
@@ -127,7 +126,7 @@ class _Scheduler:
         budget = 2 * math.ceil(active / _PAGE) + 2
         seen = 0
         try:
-            async with contextlib.aclosing(self.meetings.list(page_size=_PAGE)) as listing:
+            async with contextlib.aclosing(self.listing(page_size=_PAGE)) as listing:
                 async for meeting in listing:
                     if seen % _PAGE == 0:
                         self.requests += 1
@@ -220,7 +219,8 @@ class _Scheduler:
 
 
 async def wait_many(
-    meetings: Meetings,
+    get: GetMeeting,
+    listing: Lister[Meeting],
     meeting_ids: Iterable[str],
     *,
     timeout: float | None,
@@ -234,4 +234,4 @@ async def wait_many(
     check_concurrency(concurrency)
     if not ids:
         return {}
-    return await _Scheduler(meetings, ids, policy, timeout, on_status).run(concurrency)
+    return await _Scheduler(get, listing, ids, policy, timeout, on_status).run(concurrency)
