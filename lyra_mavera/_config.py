@@ -1,17 +1,37 @@
-"""Keys and base URLs: where they come from, how they are checked, how they are hidden."""
+"""A session's configuration: keys and base URLs (where they come from, how they are
+checked, how they are hidden) and the frozen, validated :class:`SessionConfig`.
+
+May import ``_errors``, ``_options`` and ``_retry`` only.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
 from ._errors import ConfigurationError
+from ._options import CallOptions
 
-__all__ = ["ApiKey", "Provider", "mask", "resolve_base_url", "resolve_key"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ApiKey",
+    "Provider",
+    "SessionConfig",
+    "mask",
+    "resolve_base_url",
+    "resolve_key",
+]
+
+#: Responses larger than this are refused rather than read into memory. A transcript
+#: of a long meeting with word timestamps is a few MB; 32 MiB leaves ample room.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 _KNOWN_PREFIXES = ("lyra_oauth_", "lyra_", "mvra_live_", "mvra_test_", "mvra_")
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]")
@@ -111,3 +131,67 @@ def resolve_base_url(provider: Provider, given: str | None) -> str:
     if scheme not in ("http", "https"):
         raise ConfigurationError(f"{param} must be an https:// URL, got scheme {scheme!r}")
     return url.strip().rstrip("/")
+
+
+def _positive_int(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{attribute.name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ConfigurationError(f"{attribute.name} must be >= 1, got {value}")
+
+
+def _flag(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be True or False")
+
+
+def _window(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigurationError(f"rate_limit_window must be seconds > 0 or None, got {value!r}")
+
+
+@attrs.frozen(repr=False)
+class SessionConfig:
+    """Everything an :class:`~lyra_mavera.AsyncSession` is set up with, checked once.
+    Keys are :class:`ApiKey` (never shown); ``options`` are the defaults of every call."""
+
+    keys: Mapping[str, ApiKey | None]
+    base_urls: Mapping[str, str]
+    options: CallOptions = attrs.field(factory=CallOptions)
+    max_connections: int = attrs.field(default=100, validator=_positive_int)
+    max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=_positive_int
+    )
+    rate_limit: bool = attrs.field(default=True, validator=_flag)
+    rate_limit_window: float | None = attrs.field(default=None, validator=_window)
+    verify_tls: bool = attrs.field(default=True, validator=_flag)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        lyra_api_key: str | None,
+        mavera_api_key: str | None,
+        lyra_base_url: str | None,
+        mavera_base_url: str | None,
+        lyra_by_oauth: bool,
+        **settings: Any,
+    ) -> SessionConfig:
+        """Arguments first, then the environment, then the defaults."""
+        return cls(
+            keys={
+                LYRA.name: None if lyra_by_oauth else resolve_key(LYRA, lyra_api_key),
+                MAVERA.name: resolve_key(MAVERA, mavera_api_key),
+            },
+            base_urls={
+                LYRA.name: resolve_base_url(LYRA, lyra_base_url),
+                MAVERA.name: resolve_base_url(MAVERA, mavera_base_url),
+            },
+            **settings,
+        )
+
+    def __repr__(self) -> str:
+        keys = ", ".join(f"{name}={key!r}" for name, key in self.keys.items())
+        return f"SessionConfig({keys}, base_urls={dict(self.base_urls)!r}, {self.options!r})"

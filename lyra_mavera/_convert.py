@@ -1,4 +1,8 @@
-"""The one cattrs converter, configured in one place.
+"""The one cattrs converter, configured in one place, at import.
+
+Models declare their reading quirks as field metadata (:func:`json_field`); this
+module turns them into hooks, so no model module patches the converter. May import
+``_errors`` only.
 
 Responses are read tolerantly where the providers are vague (unknown fields are
 ignored, unknown enum values are kept as raw strings, datetimes take ``Z`` or an
@@ -19,15 +23,14 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, override
 
 from ._errors import ResponseValidationError
 
 __all__ = [
     "converter",
-    "customize",
-    "dict_fn",
     "format_datetime",
+    "json_field",
     "loads",
     "make_converter",
     "parse_datetime",
@@ -198,19 +201,111 @@ def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
     return factory
 
 
-def dict_fn(cls: type[T], conv: cattrs.Converter, **overrides: Any) -> Callable[[Any, Any], T]:
-    """cattrs' structuring function for an attrs class, refusing anything but a JSON
-    object (cattrs alone would build an all-defaults instance from a string)."""
-    base = make_dict_structure_fn(
-        cls, conv, _cattrs_forbid_extra_keys=conv.forbid_extra_keys, **overrides
-    )
+#: Field metadata the converter understands (see :func:`json_field`).
+JSON_NAME = "lyra_mavera.json"
+NULL_AS = "lyra_mavera.null_as"
+REST = "lyra_mavera.rest"
+WHOLE = "lyra_mavera.whole"
 
-    def hook(value: Any, tp: Any) -> T:
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object, got {_json_type(value)}")
-        return base(value, tp)
 
-    return hook
+def json_field(
+    *,
+    name: str | None = None,
+    null_as: Any = None,
+    rest: bool = False,
+    whole: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """An ``attrs.field`` with reading rules for the converter, so model modules declare
+    their quirks and never configure the converter themselves:
+
+    - ``name``: the JSON key when it differs (``userId`` for ``user_id``);
+    - ``null_as``: the value to use when the key is missing or ``null``;
+    - ``rest``: this field receives every key no other field names;
+    - ``whole``: this field receives the whole JSON object as sent.
+    """
+    metadata = dict(kwargs.pop("metadata", {}))
+    if name is not None:
+        metadata[JSON_NAME] = name
+    if null_as is not None:
+        metadata[NULL_AS] = null_as
+    if rest:
+        metadata[REST] = True
+    if whole:
+        metadata[WHOLE] = True
+    return attrs.field(metadata=metadata, **kwargs)
+
+
+def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, Any], Any]]:
+    def factory(cls: Any) -> Callable[[Any, Any], Any]:
+        fields = attrs.fields(cls)
+        renames: dict[str, Any] = {
+            f.name: override(rename=f.metadata[JSON_NAME])
+            for f in fields
+            if JSON_NAME in f.metadata
+        }
+        fills = {
+            f.metadata.get(JSON_NAME, f.name): f.metadata[NULL_AS]
+            for f in fields
+            if NULL_AS in f.metadata
+        }
+        rest = next((f.name for f in fields if f.metadata.get(REST)), None)
+        whole = next((f.name for f in fields if f.metadata.get(WHOLE)), None)
+        known = {f.metadata.get(JSON_NAME, f.name) for f in fields} - {rest, whole}
+        base = make_dict_structure_fn(
+            cls,
+            conv,
+            _cattrs_forbid_extra_keys=conv.forbid_extra_keys and rest is None and whole is None,
+            **renames,
+        )
+
+        def hook(value: Any, tp: Any) -> Any:
+            # cattrs alone would build an all-defaults instance from a string: refuse it.
+            if not isinstance(value, dict):
+                raise TypeError(f"expected an object, got {_json_type(value)}")
+            if fills or rest or whole:
+                data = dict(value)
+                for key, fill in fills.items():
+                    if data.get(key) is None:
+                        data[key] = fill
+                if rest is not None:
+                    data = {k: v for k, v in data.items() if k in known}
+                    data[rest] = {k: v for k, v in value.items() if k not in known}
+                if whole is not None:
+                    data[whole] = value
+                value = data
+            return base(value, tp)
+
+        return hook
+
+    return factory
+
+
+def _is_str_or_model(tp: Any) -> bool:
+    """``str | SomeAttrsModel`` (optionally ``| None``): a string stays a string, an object
+    becomes the model (Mavera's ``meeting_url`` is either)."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return len(args) == 2 and str in args and any(attrs.has(a) for a in args)
+
+
+def _str_or_model_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        args = typing.get_args(tp)
+        model = next(a for a in args if attrs.has(a))
+        nullable = type(None) in args
+
+        def hook(value: Any, _: Any) -> Any:
+            if isinstance(value, str) or (value is None and nullable):
+                return value
+            if isinstance(value, dict):
+                return conv.structure(value, model)
+            raise TypeError(f"expected a string or an object, got {_json_type(value)}")
+
+        return hook
+
+    return factory
 
 
 def make_converter(*, strict: bool = False) -> cattrs.Converter:
@@ -226,30 +321,15 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
     conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], _str_or_dict)
     conv.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_hook)
+    conv.register_structure_hook_factory(_is_str_or_model, _str_or_model_hook(conv))
     conv.register_structure_hook_factory(_is_sequence, _sequence_hook(conv))
-    conv.register_structure_hook_factory(attrs.has, lambda cls: dict_fn(cls, conv))
-    for customize in _customizers:
-        customize(conv)
+    conv.register_structure_hook_factory(attrs.has, _attrs_hook(conv))
     return conv
-
-
-_customizers: list[Callable[[cattrs.Converter], None]] = []
-_converters: list[cattrs.Converter] = []
-
-
-def customize(fn: Callable[[cattrs.Converter], None]) -> Callable[[cattrs.Converter], None]:
-    """Register model-specific hooks on every converter, present and future (a
-    decorator for the provider model modules)."""
-    _customizers.append(fn)
-    for conv in _converters:
-        fn(conv)
-    return fn
 
 
 converter = make_converter()
 #: Refuses unknown keys: our tests read fixtures with it to catch misspelt field names.
 strict_converter = make_converter(strict=True)
-_converters.extend((converter, strict_converter))
 
 
 def structure(data: Any, cls: type[T], *, provider: str, conv: cattrs.Converter | None = None) -> T:

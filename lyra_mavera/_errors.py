@@ -88,14 +88,16 @@ class APIConnectionError(LyraMaveraError):
     """The server could not be reached, or the connection broke mid-request.
 
     ``sent`` is False only when the request provably never reached the server
-    (refused connection, DNS failure, connect timeout); otherwise the server may
-    have processed it.
+    (refused connection, DNS failure, timed out waiting for a connection or connecting,
+    a TLS failure); otherwise the server may have processed it. ``retryable`` is False
+    for failures another attempt cannot mend (a certificate that fails verification).
     """
 
-    def __init__(self, message: str, *, provider: str, sent: bool) -> None:
+    def __init__(self, message: str, *, provider: str, sent: bool, retryable: bool = True) -> None:
         super().__init__(message)
         self.provider = provider
         self.sent = sent
+        self.retryable = retryable
 
 
 class APITimeoutError(APIConnectionError):

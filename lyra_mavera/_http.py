@@ -4,15 +4,20 @@ decisions about them.
 - :class:`Request` (one attempt) and :class:`Response` (a finished exchange, body read);
 - :func:`error_from_response`: a non-success response as its typed error;
 - :func:`connection_error`: a transport failure as its typed error, with ``sent`` telling
-  exactly whether the request can have reached the server.
+  exactly whether the request can have reached the server;
+- :func:`next_wait`: what a failed attempt means -- wait N seconds and try again, or
+  raise now. The retry loop and the rate limiter both obey it (:func:`wait_fits`), so a
+  429 is never judged twice with different bounds.
 
 Nothing here opens a connection, reads a clock or sleeps. May import the core's
-``_errors``, ``_headers`` and ``_convert`` only.
+``_errors``, ``_headers``, ``_retry`` and ``_convert`` only.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,14 +33,18 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    LyraMaveraError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    ValidationError,
 )
 from ._headers import RateLimitInfo, parse_retry_after, request_id_of
+from ._options import CallOptions
+from ._retry import RetryPolicy
 
 __all__ = [
     "BODY_KEEP",
@@ -43,10 +52,14 @@ __all__ = [
     "Middleware",
     "Request",
     "Response",
+    "build_request",
     "connection_error",
     "error_class_for",
     "error_from_response",
+    "next_wait",
     "too_large",
+    "too_long_a_wait",
+    "wait_fits",
 ]
 
 #: How much of an error body an exception keeps (a proxy's HTML page can be huge).
@@ -72,6 +85,9 @@ class Request:
     params: Mapping[str, str] | None = None
     body: bytes | None = None
     timeout: float = 30.0
+    #: The longest this attempt may wait for the rate limiter: the smaller of
+    #: ``RetryPolicy.max_retry_after`` and what is left of the call's deadline.
+    max_wait: float = math.inf
     #: Free-form per-call annotations for middlewares (e.g. ``{"endpoint": "meetings.get"}``).
     context: dict[str, Any] = attrs.field(factory=dict)
 
@@ -206,16 +222,23 @@ def connection_error(
 ) -> APIConnectionError:
     """Map a transport failure to its error (a pure function, like ``error_from_response``).
 
-    ``sent=False`` only when the request provably never left: refused connection, DNS
-    failure, connect timeout. Anything later may have reached the server.
+    ``sent=False`` exactly when the request cannot have left: refused connection, DNS
+    failure, a TLS failure, or a timeout while waiting for a pooled connection or
+    connecting (aiohttp's ``connect`` timeout covers both). Anything later -- a read
+    timeout, a dropped connection -- may have reached the server. A certificate that
+    fails verification is not retryable: another attempt meets the same certificate.
     """
     cls: type[APIConnectionError] = APIConnectionError
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        cls, sent, what = APITimeoutError, False, f"connect timed out after {request.timeout:g}s"
+    retryable = True
+    if isinstance(exc, aiohttp.ClientSSLError):
+        sent, retryable, what = False, False, _tls_failure(exc)
+    elif isinstance(exc, aiohttp.ConnectionTimeoutError):
+        cls, sent = APITimeoutError, False
+        what = f"no connection within {request.timeout:g}s (waiting for the pool or connecting)"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         sent, what = False, f"could not connect: {exc.os_error.strerror or exc.os_error}"
     elif isinstance(exc, TimeoutError):
-        cls, sent, what = APITimeoutError, True, f"no complete answer within {request.timeout:g}s"
+        cls, sent, what = APITimeoutError, True, f"no answer within {request.timeout:g}s"
     else:
         sent, what = True, f"connection failed ({type(exc).__name__})"
     outcome = "the server may have processed it" if sent else "the request was not sent"
@@ -223,7 +246,19 @@ def connection_error(
         f"{request.provider}: {what} during {request.method} {request.path}; {outcome}",
         provider=request.provider,
         sent=sent,
+        retryable=retryable,
     )
+
+
+def _tls_failure(exc: aiohttp.ClientSSLError) -> str:
+    host = exc.host
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        reason = getattr(exc.certificate_error, "verify_message", None) or "not trusted"
+        return (
+            f"TLS certificate verification failed for {host} ({reason}); fix the server's "
+            "certificate or the base URL (verify_tls=False only for a server you control)"
+        )
+    return f"TLS handshake with {host} failed ({exc.os_error})"
 
 
 def too_large(request: Request, limit: int, status: int) -> ResponseValidationError:
@@ -232,4 +267,97 @@ def too_large(request: Request, limit: int, status: int) -> ResponseValidationEr
         f"max_response_bytes ({limit:,} bytes); raise the limit on AsyncSession if expected",
         provider=request.provider,
         status=status,
+    )
+
+
+def wait_fits(seconds: float, bound: float) -> bool:
+    """Whether a wait of ``seconds`` is within ``bound`` (the smaller of the caller's
+    ``max_retry_after`` and what is left of its deadline)."""
+    return seconds <= bound
+
+
+def next_wait(
+    policy: RetryPolicy,
+    request: Request,
+    error: LyraMaveraError,
+    *,
+    rand: float,
+    left: float | None,
+) -> float | None:
+    """The one decision about a failed attempt: seconds to wait before the next one, or
+    ``None``: raise ``error`` now.
+
+    Another attempt needs one left under ``policy.attempts``, an error worth repeating
+    for the method (see :class:`RetryPolicy`), and a wait that fits: a ``Retry-After``
+    must be at most ``policy.max_retry_after``, and no wait may reach past the
+    deadline (``left`` seconds; ``None``: no deadline).
+    """
+    if request.attempt >= policy.attempts:
+        return None
+    if isinstance(error, APIConnectionError):
+        if not error.retryable or not policy.may_retry_error(request.method, sent=error.sent):
+            return None
+        wait = policy.backoff(request.attempt, rand)
+    elif isinstance(error, APIStatusError):
+        if not policy.may_retry_status(request.method, error.status):
+            return None
+        if error.retry_after is None:
+            wait = policy.backoff(request.attempt, rand)
+        elif wait_fits(error.retry_after, policy.max_retry_after):
+            wait = error.retry_after
+        else:
+            return None  # longer than the caller agreed to wait: hand the decision back
+    else:
+        return None
+    if left is not None and not wait < left:
+        return None
+    return wait
+
+
+def too_long_a_wait(request: Request, wait: float, bound: float, why: str) -> RateLimitError:
+    """The error for a rate-limit wait longer than the call may wait: raised at once,
+    with nothing sent, ``retry_after`` saying how long the key is closed."""
+    return RateLimitError(
+        f"{why}: the key may send again in {wait:g}s, longer than this call may wait "
+        f"({bound:g}s: max_retry_after, or what is left of the deadline); nothing was sent",
+        status=429,
+        provider=request.provider,
+        code="rate_limit_exceeded",
+        retry_after=wait,
+    )
+
+
+#: One encoder: json.dumps with non-default arguments builds a new one on every call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def build_request(
+    options: CallOptions,
+    base_url: str,
+    provider: str,
+    method: str,
+    path: str,
+    json_body: Any,
+    params: Mapping[str, str] | None,
+) -> Request:
+    """The first attempt of a call (``attempt=0``: the retry loop numbers them)."""
+    if not path.startswith("/"):
+        raise ValidationError("path", f"must start with '/', got {path!r}")
+    headers = {"Accept": "application/json", **dict(options.headers)}
+    body = None
+    if json_body is not None:
+        body = _JSON.encode(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    return Request(
+        provider=provider,
+        method=method.upper(),
+        url=base_url + path,
+        path=path,
+        request_id=str(uuid.uuid4()),
+        attempt=0,
+        headers=headers,
+        params=params,
+        body=body,
+        timeout=options.timeout,
+        max_wait=options.retry.max_retry_after,
     )

@@ -21,10 +21,12 @@ from collections.abc import Awaitable, Sequence
 
 import aiohttp
 
+from ._config import ApiKey
 from ._http import Handler, Middleware, Request, Response
 from ._version import __version__
 
 __all__ = [
+    "BearerAuth",
     "Handler",
     "Middleware",
     "Request",
@@ -119,3 +121,20 @@ async def _logged(request: Request, call_next: Handler) -> Response:
         response.request_id,
     )
     return response
+
+
+class BearerAuth:
+    """``Authorization: Bearer <key>`` for one provider, as a middleware."""
+
+    __slots__ = ("_header", "key")
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self._header = key.header()
+
+    def __call__(self, request: Request, call_next: Handler) -> Awaitable[Response]:
+        request.headers["Authorization"] = self._header
+        return call_next(request)
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.key!r})"

@@ -1,6 +1,10 @@
 """``AsyncSession``: owns (or borrows) one aiohttp session and runs every call through
-one chain: build request -> middlewares (user agent, idempotency key, auth, yours,
-logging) -> transport with a per-attempt timeout, inside a retry loop -> error mapping.
+one chain: build request -> middlewares (user agent, idempotency key, auth, rate limit,
+yours, logging) -> transport with a per-attempt timeout, inside a retry loop whose every
+decision is :func:`lyra_mavera._http.next_wait`.
+
+The session sits above the providers: it may import the core, ``lyra/`` and ``mavera/``;
+nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transport`).
 """
 
 from __future__ import annotations
@@ -8,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import time
-import uuid
 import warnings
 from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
@@ -19,10 +21,11 @@ import aiohttp
 import attrs
 
 from . import _clock
-from ._config import LYRA, MAVERA, ApiKey, Provider, resolve_base_url, resolve_key
+from ._config import DEFAULT_MAX_RESPONSE_BYTES, LYRA, MAVERA, SessionConfig
 from ._convert import structure
 from ._errors import (
     APIConnectionError,
+    APITimeoutError,
     ConfigurationError,
     LyraMaveraError,
     ValidationError,
@@ -32,36 +35,31 @@ from ._http import (
     Middleware,
     Request,
     Response,
-    connection_error,
+    build_request,
     error_from_response,
-    too_large,
+    next_wait,
 )
 from ._middleware import (
+    BearerAuth,
     build_chain,
     idempotency_key_middleware,
     logging_middleware,
     user_agent_middleware,
 )
+from ._options import CallOptions
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
+from ._view import SessionView
+from ._wire import Wire
 from .lyra._client import Lyra
 from .lyra._oauth import OAuth
 from .mavera._client import Mavera
 
-__all__ = [
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "AsyncSession",
-    "BearerAuth",
-    "SessionStats",
-]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AsyncSession", "BearerAuth", "SessionStats"]
 
 T = TypeVar("T")
 #: One encoder: json.dumps with non-default arguments builds a new one on every call.
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-#: Responses larger than this are refused rather than read into memory. A transcript
-#: of a long meeting with word timestamps is a few MB; 32 MiB leaves ample room.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 @attrs.define
@@ -75,31 +73,17 @@ class SessionStats:
     connection_errors: int = 0
 
 
-class BearerAuth:
-    """``Authorization: Bearer <key>`` for one provider, as a middleware."""
-
-    __slots__ = ("_header", "key")
-
-    def __init__(self, key: ApiKey) -> None:
-        self.key = key
-        self._header = key.header()
-
-    def __call__(self, request: Request, call_next: Handler) -> Awaitable[Response]:
-        request.headers["Authorization"] = self._header
-        return call_next(request)
-
-    def __repr__(self) -> str:
-        return f"BearerAuth({self.key!r})"
-
-
 class AsyncSession:
     """The entry point: ``async with lm.AsyncSession() as s: await s.lyra...``.
 
     Keys default to ``LYRA_API_KEY`` / ``MAVERA_API_KEY``; a missing key raises
     :class:`ConfigurationError` on the first call that needs it. ``timeout`` bounds each
-    attempt, not the whole call. Pass ``client_session`` to borrow an
-    ``aiohttp.ClientSession`` (it is never closed by us); otherwise one is created
-    lazily inside the running loop with ``max_connections`` connections at most.
+    phase of one attempt (getting a connection; each wait for the answer); ``deadline``
+    (seconds, ``None`` for none) bounds a whole call: rate-limit waits, every attempt
+    and the backoff between them. :meth:`with_options` changes them for some calls.
+    Pass ``client_session`` to borrow an ``aiohttp.ClientSession`` (it is never closed
+    by us); otherwise one is created lazily inside the running loop with
+    ``max_connections`` connections at most.
 
     ``middlewares`` are extra ``async def mw(request, call_next)`` callables run on every
     attempt, after auth and before the logging middleware. ``rate_limit`` paces each
@@ -127,59 +111,52 @@ class AsyncSession:
         rate_limit_window: float | None = None,
         verify_tls: bool = True,
         lyra_oauth: OAuth | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ConfigurationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ConfigurationError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise ConfigurationError("max_connections must be an int")
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
-        if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
-            raise ConfigurationError("client_session must be an aiohttp.ClientSession")
         if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
             raise ConfigurationError("lyra_oauth must be a lyra.OAuth")
         if lyra_oauth is not None and lyra_api_key is not None:
             raise ConfigurationError("pass lyra_api_key or lyra_oauth, not both")
-        self._keys: dict[str, ApiKey | None] = {
-            LYRA.name: None if lyra_oauth else resolve_key(LYRA, lyra_api_key),
-            MAVERA.name: resolve_key(MAVERA, mavera_api_key),
-        }
-        self._base_urls = {
-            LYRA.name: resolve_base_url(LYRA, lyra_base_url),
-            MAVERA.name: resolve_base_url(MAVERA, mavera_base_url),
-        }
-        self._auth: dict[str, Middleware | None] = {
-            name: (BearerAuth(key) if key is not None else None) for name, key in self._keys.items()
-        }
-        if lyra_oauth is not None:
-            self._auth[LYRA.name] = lyra_oauth
-            lyra_oauth.bind(self)
-        self._lyra_oauth = lyra_oauth
-        self.retry = retry if retry is not None else RetryPolicy()
-        self.timeout = float(timeout)
-        self.max_connections = max_connections
-        self.max_response_bytes = max_response_bytes
-        self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
-        if verify_tls is not True:
-            if verify_tls is not False:
-                raise ConfigurationError("verify_tls must be True or False")
+        if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
+            raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+        self._config = config = SessionConfig.resolve(
+            lyra_api_key=lyra_api_key,
+            mavera_api_key=mavera_api_key,
+            lyra_base_url=lyra_base_url,
+            mavera_base_url=mavera_base_url,
+            lyra_by_oauth=lyra_oauth is not None,
+            options=CallOptions(
+                retry=RetryPolicy() if retry is None else retry, timeout=timeout, deadline=deadline
+            ),
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            rate_limit=rate_limit,
+            rate_limit_window=rate_limit_window,
+            verify_tls=verify_tls,
+        )
+        if not config.verify_tls:
             # Only this explicit argument turns verification off, and it says so.
             warnings.warn(
                 "AsyncSession(verify_tls=False): TLS certificates are not verified; API keys "
                 "can be read by anyone in the middle",
                 stacklevel=2,
             )
-        self.verify_tls = verify_tls
-        self._client_session = client_session
-        self._owns_client = client_session is None
-        self._middlewares: tuple[Middleware, ...] = tuple(middlewares)
-        self._limiters: dict[str, Middleware] = (
-            {name: RateLimiter(window=rate_limit_window) for name in self._keys}
-            if rate_limit
-            else {}
+        self._auth: dict[str, Middleware | None] = {
+            name: BearerAuth(key) if key is not None else None for name, key in config.keys.items()
+        }
+        if lyra_oauth is not None:
+            self._auth[LYRA.name] = lyra_oauth
+        self._lyra_oauth = lyra_oauth
+        self._limiters: dict[str, Middleware] = {
+            name: RateLimiter(window=rate_limit_window) for name in config.keys if rate_limit
+        }
+        self._wire = Wire(
+            client_session,
+            max_connections=config.max_connections,
+            max_response_bytes=config.max_response_bytes,
+            verify_tls=config.verify_tls,
+            timeout=config.options.timeout,
         )
         self.stats = SessionStats()
         self._chain = build_chain(
@@ -188,14 +165,43 @@ class AsyncSession:
                 idempotency_key_middleware,
                 self._auth_middleware,
                 self._rate_limit_middleware,
-                *self._middlewares,
+                *middlewares,
                 logging_middleware,
             ),
-            self._transport,
+            self._wire.send,
         )
         self._lyra: Lyra | None = None
         self._mavera: Mavera | None = None
         self._closed = False
+
+    # -- configuration -------------------------------------------------------------
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every call (unless :meth:`with_options` says otherwise)."""
+        return self._config.options.retry
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each phase of an attempt may take."""
+        return self._config.options.timeout
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds a whole call may take (``None``: no bound)."""
+        return self._config.options.deadline
+
+    @property
+    def max_connections(self) -> int:
+        return self._config.max_connections
+
+    @property
+    def max_response_bytes(self) -> int:
+        return self._config.max_response_bytes
+
+    @property
+    def verify_tls(self) -> bool:
+        return self._config.verify_tls
 
     # -- providers ---------------------------------------------------------------
 
@@ -212,6 +218,28 @@ class AsyncSession:
         if self._mavera is None:
             self._mavera = Mavera(self)
         return self._mavera
+
+    def with_options(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SessionView:
+        """This session with other bounds for some calls: a light view that shares the
+        connection pool, the rate limiters, OAuth state and stats (nothing to close).
+
+        ``s.with_options(deadline=5).mavera.meetings.get(bot_id)`` bounds that call to
+        five seconds in all; ``headers`` are added to every request made through the
+        view (the SDK's own headers cannot be replaced).
+        """
+        return SessionView(
+            self,
+            self._config.options.merged(
+                retry=retry, timeout=timeout, deadline=deadline, headers=headers
+            ),
+        )
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -231,16 +259,15 @@ class AsyncSession:
         if self._closed:
             return
         self._closed = True
-        client, self._client_session = self._client_session, None
-        if self._owns_client and client is not None:
-            await client.close()
+        await self._wire.close()
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`aclose` was called (a closed session sends nothing)."""
         return self._closed
 
     def __del__(self) -> None:
-        if not getattr(self, "_closed", True) and self._owns_client:
+        if not getattr(self, "_closed", True) and self._wire.owns_client:
             warnings.warn(
                 f"unclosed {self!r}: use 'async with AsyncSession()' or 'await s.aclose()'",
                 ResourceWarning,
@@ -249,33 +276,29 @@ class AsyncSession:
             )
 
     def __repr__(self) -> str:
-        keys = ", ".join(f"{name}_api_key={key!r}" for name, key in self._keys.items())
+        keys = ", ".join(f"{name}_api_key={key!r}" for name, key in self._config.keys.items())
         if self._lyra_oauth is not None:
             keys += f", lyra_oauth={self._lyra_oauth!r}"
         state = "closed" if self._closed else "open"
-        urls = " ".join(f"{name}={url}" for name, url in self._base_urls.items())
+        urls = " ".join(f"{name}={url}" for name, url in self._config.base_urls.items())
         return f"<AsyncSession {state} {keys} {urls}>"
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise LyraMaveraError("this AsyncSession is closed; create a new one")
-        client = self._client_session
-        if client is None:
-            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=self.verify_tls)
-            client = self._client_session = aiohttp.ClientSession(connector=connector)
-        return client
+        return self._wire.client()
 
     @property
     def client_session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session in use (``None`` until the first request of an owned one)."""
-        return self._client_session
+        return self._wire.client_session
 
     # -- the pipeline ------------------------------------------------------------
 
     def base_url(self, provider: str) -> str:
-        return self._base_urls[provider]
+        """The base URL calls to ``provider`` go to."""
+        return self._config.base_urls[provider]
 
     def has_key(self, provider: str) -> bool:
+        """Whether calls to ``provider`` can be signed (a key or OAuth is set)."""
         return self._auth[provider] is not None
 
     def set_auth(self, provider: str, auth: Middleware) -> None:
@@ -293,7 +316,7 @@ class AsyncSession:
     def set_rate_limiter(self, provider: str, limiter: Middleware | None) -> None:
         """Replace ``provider``'s limiter with any middleware-shaped limiter (e.g. one
         shared through Redis by a fleet of workers), or remove it with ``None``."""
-        if provider not in self._keys:
+        if provider not in self._config.keys:
             raise ConfigurationError(f"unknown provider {provider!r}")
         if limiter is None:
             self._limiters.pop(provider, None)
@@ -303,7 +326,7 @@ class AsyncSession:
     def key_fingerprint(self, provider: str) -> str | None:
         """A short SHA-256 fingerprint of ``provider``'s key: its identity without the
         key (``None`` without a key)."""
-        key = self._keys.get(provider)
+        key = self._config.keys.get(provider)
         if key is None:
             return None
         return hashlib.sha256(key.value.encode()).hexdigest()[:16]
@@ -318,7 +341,10 @@ class AsyncSession:
         auth = self._auth[request.provider]
         if auth is None:
             spec = LYRA if request.provider == LYRA.name else MAVERA
-            raise ConfigurationError(_missing_key_message(spec))
+            raise ConfigurationError(
+                f"no {spec.name.capitalize()} API key: pass {spec.name}_api_key=... to "
+                f"AsyncSession or set the {spec.key_env} environment variable"
+            )
         return auth(request, call_next)
 
     async def request(
@@ -336,65 +362,9 @@ class AsyncSession:
         The escape hatch for endpoints the SDK does not wrap; non-2xx answers raise the
         matching :class:`APIStatusError`.
         """
-        if provider not in self._base_urls:
-            raise ValidationError("provider", f"must be 'lyra' or 'mavera', got {provider!r}")
-        method = method.upper()
-        if not path.startswith("/"):
-            raise ValidationError("path", f"must start with '/', got {path!r}")
-        self._client()  # fail fast on a closed session
-        headers = {"Accept": "application/json"}
-        body = None
-        if json_body is not None:
-            body = _JSON.encode(json_body).encode()
-            headers["Content-Type"] = "application/json"
-        request_id = str(uuid.uuid4())
-        url = self._base_urls[provider] + path
-        policy = self.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            request = Request(
-                provider=provider,
-                method=method,
-                url=url,
-                path=path,
-                request_id=request_id,
-                attempt=attempt,
-                headers=dict(headers),
-                params=params,
-                body=body,
-                timeout=self.timeout,
-                context=context if context is not None else {},
-            )
-            last = attempt >= policy.attempts
-            stats = self.stats
-            stats.attempts += 1
-            if attempt > 1:
-                stats.retries += 1
-            try:
-                response = await self._chain(request)
-            except APIConnectionError as exc:
-                stats.connection_errors += 1
-                if last or not policy.may_retry_error(method, sent=exc.sent):
-                    raise
-                await _clock.sleep(policy.backoff(attempt, random.random()))
-                continue
-            if response.ok:
-                return response
-            stats.status_errors += 1
-            if response.status == 429:
-                stats.rate_limited += 1
-            error = error_from_response(provider, response.status, response.headers, response.body)
-            if last or not policy.may_retry_status(method, response.status):
-                raise error
-            wait = error.retry_after
-            if wait is None:
-                wait = policy.backoff(attempt, random.random())
-            elif wait > policy.max_retry_after:
-                # Longer than the caller agreed to wait: hand the decision back, with
-                # `retry_after` on the error, instead of parking the task.
-                raise error
-            await _clock.sleep(wait)
+        return await self._send(
+            self._config.options, provider, method, path, json_body, params, context
+        )
 
     async def call(
         self,
@@ -408,56 +378,67 @@ class AsyncSession:
         context: dict[str, Any] | None = None,
     ) -> T:
         """:meth:`request`, then read the JSON body into ``model``."""
-        response = await self.request(
-            provider, method, path, json_body=json_body, params=params, context=context
+        response = await self._send(
+            self._config.options, provider, method, path, json_body, params, context
         )
         return structure(response.json(), model, provider=provider)
 
-    async def _transport(self, request: Request) -> Response:
-        client = self._client()
-        started = time.perf_counter()
-        try:
-            async with client.request(
-                request.method,
-                request.url,
-                params=request.params,
-                data=request.body,
-                headers=request.headers,
-                timeout=self._client_timeout
-                if request.timeout == self.timeout
-                else aiohttp.ClientTimeout(total=request.timeout),
-                allow_redirects=False,
-            ) as resp:
-                body = await self._read_body(resp, request)
-                return Response(
-                    status=resp.status,
-                    headers=resp.headers,
-                    body=body,
-                    request=request,
-                    elapsed=time.perf_counter() - started,
+    async def _send(
+        self,
+        options: CallOptions,
+        provider: str,
+        method: str,
+        path: str,
+        json_body: Any,
+        params: Mapping[str, str] | None,
+        context: dict[str, Any] | None,
+    ) -> Response:
+        """The retry loop: one attempt after another until one succeeds or
+        :func:`next_wait` says to stop; every wait on the SDK's clock."""
+        if provider not in self._config.base_urls:
+            raise ValidationError("provider", f"must be 'lyra' or 'mavera', got {provider!r}")
+        self._wire.client()  # fail fast on a closed session
+        first = build_request(
+            options, self._config.base_urls[provider], provider, method, path, json_body, params
+        )
+        if context is not None:
+            first.context = context
+        policy, stats = options.retry, self.stats
+        deadline = None if options.deadline is None else _clock.monotonic() + options.deadline
+        for attempt in range(1, policy.attempts + 1):
+            left = None if deadline is None else deadline - _clock.monotonic()
+            if left is not None and left <= 0:
+                raise APITimeoutError(
+                    f"{provider}: the call's deadline of {options.deadline:g}s passed before "
+                    f"attempt {attempt} of {method} {path}; the request was not sent",
+                    provider=provider,
+                    sent=False,
                 )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise connection_error(exc, request) from exc
-
-    async def _read_body(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
-        limit = self.max_response_bytes
-        length = resp.content_length
-        if length is not None and length > limit:
-            raise too_large(request, limit, resp.status)
-        if length is not None and "Content-Encoding" not in resp.headers:
-            return await resp.read()
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in resp.content.iter_chunked(256 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise too_large(request, limit, resp.status)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _missing_key_message(provider: Provider) -> str:
-    return (
-        f"no {provider.name.capitalize()} API key: pass {provider.name}_api_key=... to "
-        f"AsyncSession or set the {provider.key_env} environment variable"
-    )
+            request = attrs.evolve(
+                first,
+                attempt=attempt,
+                headers=dict(first.headers),
+                timeout=first.timeout if left is None else min(first.timeout, left),
+                max_wait=first.max_wait if left is None else min(first.max_wait, left),
+            )
+            stats.attempts += 1
+            stats.retries += attempt > 1
+            error: LyraMaveraError
+            try:
+                response = await self._chain(request)
+            except APIConnectionError as exc:
+                stats.connection_errors += 1
+                error = exc
+            else:
+                if response.ok:
+                    return response
+                stats.status_errors += 1
+                stats.rate_limited += response.status == 429
+                error = error_from_response(
+                    provider, response.status, response.headers, response.body
+                )
+            wait = next_wait(policy, request, error, rand=random.random(), left=left)
+            if wait is None:
+                raise error
+            await _clock.sleep(wait)
+        raise AssertionError("unreachable: next_wait stops at the last attempt")

@@ -11,19 +11,10 @@ from .._bulk import BulkResult, OnResult, Progress
 from .._errors import LyraMaveraError, ValidationError
 from .._transport import Transport
 from .._validate import check_bool, check_id, check_number, check_text
+from ._account import Usage, Workspace
 from ._body import bot_body
 from ._bulk import create_bots
-from ._models import (
-    Analysis,
-    BotRequest,
-    Cancellation,
-    Meeting,
-    MeetingStatus,
-    SchemaResult,
-    Transcript,
-    Usage,
-    Workspace,
-)
+from ._models import BotRequest, Cancellation, Meeting, MeetingStatus
 from ._pages import MAX_PAGE_SIZE, check_page_size, paginate
 from ._poll import (
     OnStatus,
@@ -34,6 +25,7 @@ from ._poll import (
     follow,
     notify,
 )
+from ._results import Analysis, SchemaResult, Transcript
 from ._wait_many import wait_many
 
 __all__ = ["Mavera", "Meetings", "UsageAPI", "Workspaces"]

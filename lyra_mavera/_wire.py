@@ -1,0 +1,123 @@
+"""The one place bytes cross the network: an owned or borrowed ``aiohttp.ClientSession``,
+one attempt of one request with its per-phase timeouts, and a body read within
+``max_response_bytes``. Failures leave as typed errors (:func:`_http.connection_error`).
+
+May import the core's ``_http`` and ``_errors`` only.
+"""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from ._errors import LyraMaveraError
+from ._http import Request, Response, connection_error, too_large
+
+__all__ = ["Wire"]
+
+
+def client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """Per phase, as httpx does: getting a connection (pool wait and connect together,
+    so a timeout there provably sent nothing) and each wait for data."""
+    return aiohttp.ClientTimeout(total=None, connect=seconds, sock_read=seconds)
+
+
+class Wire:
+    """Owns (or borrows) the aiohttp session and sends single attempts."""
+
+    __slots__ = (
+        "_client",
+        "_default_timeout",
+        "_default_timeouts",
+        "_max_connections",
+        "_max_response_bytes",
+        "_verify_tls",
+        "closed",
+        "owns_client",
+    )
+
+    def __init__(
+        self,
+        client: aiohttp.ClientSession | None,
+        *,
+        max_connections: int,
+        max_response_bytes: int,
+        verify_tls: bool,
+        timeout: float,
+    ) -> None:
+        self._client = client
+        self.owns_client = client is None
+        self._max_connections = max_connections
+        self._max_response_bytes = max_response_bytes
+        self._verify_tls = verify_tls
+        self._default_timeout = timeout
+        self._default_timeouts = client_timeout(timeout)
+        self.closed = False
+
+    @property
+    def client_session(self) -> aiohttp.ClientSession | None:
+        return self._client
+
+    def client(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use inside the running loop."""
+        if self.closed:
+            raise LyraMaveraError("this AsyncSession is closed; create a new one")
+        client = self._client
+        if client is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._verify_tls)
+            client = self._client = aiohttp.ClientSession(connector=connector)
+        return client
+
+    async def close(self) -> None:
+        """Close an owned aiohttp session (a borrowed one is left open)."""
+        self.closed = True
+        client, self._client = self._client, None
+        if self.owns_client and client is not None:
+            await client.close()
+
+    async def send(self, request: Request) -> Response:
+        """One attempt: the response with its body read, or a typed error."""
+        client = self.client()
+        started = time.perf_counter()
+        timeouts = (
+            self._default_timeouts
+            if request.timeout == self._default_timeout
+            else client_timeout(request.timeout)
+        )
+        try:
+            async with client.request(
+                request.method,
+                request.url,
+                params=request.params,
+                data=request.body,
+                headers=request.headers,
+                timeout=timeouts,
+                allow_redirects=False,
+            ) as resp:
+                body = await self._read_body(resp, request)
+                return Response(
+                    status=resp.status,
+                    headers=resp.headers,
+                    body=body,
+                    request=request,
+                    elapsed=time.perf_counter() - started,
+                )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise connection_error(exc, request) from exc
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
+        limit = self._max_response_bytes
+        length = resp.content_length
+        if length is not None and length > limit:
+            raise too_large(request, limit, resp.status)
+        if length is not None and "Content-Encoding" not in resp.headers:
+            return await resp.read()
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise too_large(request, limit, resp.status)
+            chunks.append(chunk)
+        return b"".join(chunks)
