@@ -313,27 +313,45 @@ class OAuthClient:
         http: aiohttp.ClientSession | None = None,
     ) -> OAuthToken:
         """Trade the ``code`` on the redirect back (``callback_url``, the full URL or its
-        query string) for a token, after checking ``state`` against ``request``."""
-        query = parse_qs(urlsplit(callback_url).query or callback_url.lstrip("?"))
-        got = {k: v[0] for k, v in query.items() if v}
-        if "error" in got:
-            raise OAuthError(
-                f"lyra sign-in was refused: {got['error']}",
-                error=got["error"],
-                description=got.get("error_description"),
+        query string) for a token, after checking ``state`` against ``request``.
+
+        Before any request is sent: an ``error`` parameter raises :class:`OAuthError`
+        with that code; a ``state`` that is missing, empty, repeated or different
+        (compared in constant time as UTF-8, so any string is safe) raises
+        ``OAuthError(error="state_mismatch")``; a ``code`` that is missing, empty or
+        repeated raises ``OAuthError(error="invalid_request")``. Token requests use
+        ``http`` if given (left open), else a connection of their own.
+        """
+        if not isinstance(callback_url, str):
+            raise ValidationError("callback_url", "must be the callback URL or its query string")
+        if not isinstance(request, AuthorizationRequest):
+            raise ValidationError(
+                "request", "must be the AuthorizationRequest from authorization_url()"
             )
-        if not secrets.compare_digest(got.get("state", ""), request.state):
+        try:
+            query = urlsplit(callback_url).query or callback_url.lstrip("?")
+        except ValueError:  # e.g. a broken IPv6 host: nothing in it can be trusted
+            query = ""
+        params = parse_qs(query, keep_blank_values=True)
+        error = params.get("error", [""])[0]
+        if error:
+            description = params.get("error_description", [None])[0]
             raise OAuthError(
-                "lyra OAuth callback state does not match the request: refusing the code "
-                "(a forged or stale callback)",
+                f"lyra sign-in was refused: {error[:100]}", error=error, description=description
+            )
+        if not _same_state(params.get("state", []), request.state):
+            raise OAuthError(
+                "lyra OAuth callback state is missing, repeated or does not match the "
+                "request: refusing the code (a forged or stale callback)",
                 error="state_mismatch",
             )
-        code = got.get("code")
-        if not code:
-            raise OAuthError("lyra OAuth callback carries no code", error="invalid_request")
+        codes = params.get("code", [])
+        if len(codes) != 1 or not codes[0]:
+            problem = "more than one code" if len(codes) > 1 else "no code"
+            raise OAuthError(f"lyra OAuth callback carries {problem}", error="invalid_request")
         body = {
             "grant_type": "authorization_code",
-            "code": code,
+            "code": codes[0],
             "redirect_uri": self.redirect_uri,
         }
         if request.code_verifier:
@@ -393,6 +411,15 @@ class OAuthClient:
             if owned:
                 await client.close()
         return _read_token_answer(status, raw, received_at=time.time())
+
+
+def _same_state(received: list[str], expected: object) -> bool:
+    """Exactly one ``state`` that equals a non-empty expected one."""
+    if len(received) != 1 or not isinstance(expected, str) or not expected:
+        return False
+    return secrets.compare_digest(
+        received[0].encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _read_token_answer(status: int, raw: bytes, *, received_at: float) -> OAuthToken:
