@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import inspect
 import json
@@ -356,20 +357,28 @@ class OAuthClient:
         }
         if request.code_verifier:
             body["code_verifier"] = request.code_verifier
-        return await self._token_request(body, http)
+        return await self._token_request(body, http, time.time)
 
     async def refresh(
         self, token: OAuthToken, *, http: aiohttp.ClientSession | None = None
     ) -> OAuthToken:
         """A new access token from ``token.refresh_token``; keeps the old refresh token
-        when Lyra sends none. ``invalid_grant`` raises :class:`ReauthorizationRequired`."""
+        when Lyra sends none. ``invalid_grant`` raises :class:`ReauthorizationRequired`.
+        Uses ``http`` if given (left open), else a connection of its own."""
+        return await self._refresh(token, http, time.time)
+
+    async def _refresh(
+        self, token: OAuthToken, http: aiohttp.ClientSession | None, clock: Callable[[], float]
+    ) -> OAuthToken:
+        if not isinstance(token, OAuthToken):
+            raise ValidationError("token", "must be a lyra.OAuthToken")
         if not token.refresh_token:
             raise ReauthorizationRequired(
                 "the lyra token has no refresh token: the user must sign in again",
                 error="invalid_grant",
             )
         fresh = await self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": token.refresh_token}, http
+            {"grant_type": "refresh_token", "refresh_token": token.refresh_token}, http, clock
         )
         if fresh.refresh_token is None:
             fresh = attrs.evolve(fresh, refresh_token=token.refresh_token)
@@ -378,8 +387,13 @@ class OAuthClient:
         return fresh
 
     async def _token_request(
-        self, fields: dict[str, str], http: aiohttp.ClientSession | None
+        self,
+        fields: dict[str, str],
+        http: aiohttp.ClientSession | None,
+        clock: Callable[[], float],
     ) -> OAuthToken:
+        """POST to the token endpoint, on ``http`` or on a session of its own (token
+        requests are rare: never a borrowed client that someone else may close)."""
         body = {**fields, "client_id": self.client_id, "client_secret": self._client_secret}
         if self.token_encoding == "json":
             kwargs: dict[str, Any] = {"json": body}
@@ -399,7 +413,9 @@ class OAuthClient:
                 status = resp.status
         except TimeoutError as exc:
             raise APITimeoutError(
-                "lyra token endpoint did not answer in time", provider="lyra", sent=True
+                "lyra token endpoint did not answer in time",
+                provider="lyra",
+                sent=True,
             ) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(
@@ -410,7 +426,7 @@ class OAuthClient:
         finally:
             if owned:
                 await client.close()
-        return _read_token_answer(status, raw, received_at=time.time())
+        return _read_token_answer(status, raw, received_at=clock())
 
 
 def _same_state(received: list[str], expected: object) -> bool:
@@ -459,12 +475,34 @@ def _read_token_answer(status: int, raw: bytes, *, received_at: float) -> OAuthT
 OnToken = Callable[[OAuthToken], Awaitable[Any] | Any]
 
 
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # A refresh whose waiters were all cancelled: its outcome is not an error to log.
+    if not task.cancelled():
+        task.exception()
+
+
 class OAuth:
     """OAuth credentials for ``AsyncSession(lyra_oauth=...)``, used as its Lyra auth.
 
-    Refreshes shortly (``leeway`` seconds) before expiry and once after a 401;
-    concurrent requests share one refresh. ``on_token(token)`` (plain or async) receives
-    every new token so it can be stored. ``clock`` (Unix seconds) is for tests.
+    The token is refreshed shortly (``leeway`` seconds) before it expires and once after
+    a 401. One refresh runs at a time, however many sessions and concurrent calls share
+    this object: every call that needs it waits for that refresh and gets its outcome,
+    success or failure. A transient failure (a 5xx, an unreachable token endpoint, an
+    answer that does not fit) fails only the calls that waited for it, and the next call
+    tries again. ``invalid_grant`` is final: that refresh's calls and every later one raise
+    :class:`ReauthorizationRequired` at once, sending nothing, until :meth:`set_token`
+    gives a new token (the user signed in again).
+
+    ``on_token(token)`` (plain or async) receives every new token this object obtains by
+    refreshing, once each and one at a time, so it can be stored (Lyra may rotate refresh
+    tokens: the stored one then stops working). Tokens you give it (here or through
+    :meth:`set_token`) are not passed to it. If it raises, the new token is still used
+    (the old refresh token may already be spent) and its exception is raised to the
+    calls that waited for that refresh.
+
+    Token requests use a short-lived HTTP connection of their own, never a session's:
+    closing one session leaves the others sharing this object working. ``clock`` (Unix
+    seconds) is for tests; it also dates the tokens this object receives.
     """
 
     def __init__(
@@ -482,47 +520,98 @@ class OAuth:
             raise ValidationError("token", "must be a lyra.OAuthToken (see OAuthToken.from_dict)")
         self.client = client
         self._token = token
+        self._generation = 0  # +1 with every new token
         self._on_token = on_token
         self.leeway = leeway
         self._clock = clock
-        self._lock = asyncio.Lock()
-        self._session: AsyncSession | None = None
+        self._refreshing: asyncio.Task[None] | None = None
+        self._refreshing_generation = -1
+        self._refused: ReauthorizationRequired | None = None
         #: How many refreshes this object has made.
         self.refreshes = 0
 
     @property
     def token(self) -> OAuthToken:
+        """The token in use: the latest refreshed or given one."""
         return self._token
 
+    def set_token(self, token: OAuthToken) -> None:
+        """Use ``token`` from now on, typically the user's new sign-in
+        (:meth:`OAuthClient.exchange`) after :class:`ReauthorizationRequired`: calls work
+        again. A refresh still in flight finishes for the calls waiting for it but does
+        not replace this token. ``on_token`` is not called: store ``token`` yourself."""
+        if not isinstance(token, OAuthToken):
+            raise ValidationError("token", "must be a lyra.OAuthToken (see OAuthToken.from_dict)")
+        self._token = token
+        self._generation += 1
+        self._refused = None
+
     def bind(self, session: AsyncSession) -> None:
-        self._session = session
+        """Called by each :class:`AsyncSession` given this object; does nothing, since
+        token requests never borrow a session's HTTP client."""
 
     def __repr__(self) -> str:
         return f"OAuth({self.client!r}, token={self._token!r})"
 
-    async def _refresh(self, used: OAuthToken) -> None:
-        async with self._lock:
-            if self._token is not used:
-                return  # another request refreshed while this one waited
-            http = self._session._client() if self._session is not None else None
-            fresh = await self.client.refresh(used, http=http)
+    async def _fresh_token(self, generation: int) -> tuple[OAuthToken, int]:
+        """The token that follows the one of ``generation``: already there, or from the
+        one refresh in flight, started here if there is none. Its failure is raised
+        here as this caller's own copy."""
+        if self._refused is not None:
+            raise copy.copy(self._refused)
+        if generation == self._generation:
+            task = self._refreshing
+            loop = asyncio.get_running_loop()
+            if (
+                task is None
+                or task.done()
+                or task.get_loop() is not loop
+                or self._refreshing_generation != generation
+            ):
+                task = loop.create_task(self._refresh(self._token, generation))
+                task.add_done_callback(_retrieve)
+                self._refreshing, self._refreshing_generation = task, generation
+            try:
+                await asyncio.shield(task)
+            except LyraMaveraError as exc:
+                raise copy.copy(exc) from exc.__cause__
+        return self._token, self._generation
+
+    async def _refresh(self, used: OAuthToken, generation: int) -> None:
+        """The one refresh in flight, shared by every caller through its task."""
+        try:
+            try:
+                fresh = await self.client._refresh(used, None, self._clock)
+            except ReauthorizationRequired as exc:
+                if generation == self._generation:  # not if set_token() came meanwhile
+                    self._refused = copy.copy(exc)
+                raise
+            if generation != self._generation:
+                return  # set_token() gave another token meanwhile: it wins
             self._token = fresh
+            self._generation += 1
             self.refreshes += 1
             if self._on_token is not None:
                 stored = self._on_token(fresh)
                 if inspect.isawaitable(stored):
                     await stored
+        finally:
+            if self._refreshing is asyncio.current_task():
+                self._refreshing = None
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
-        token = self._token
-        if token.expires_within(self.leeway, self._clock()) and token.refresh_token:
-            await self._refresh(token)
-            token = self._token
+        if self._refused is not None:
+            raise copy.copy(self._refused)
+        token, generation = self._token, self._generation
+        if token.refresh_token and token.expires_within(self.leeway, self._clock()):
+            token, generation = await self._fresh_token(generation)
         request.headers["Authorization"] = f"Bearer {token.access_token}"
         response = await call_next(request)
-        if response.status != 401 or not token.refresh_token:
+        if response.status != 401:
             return response
+        if generation == self._generation and not token.refresh_token:
+            return response  # nothing to refresh with: the 401 stands
         # Expired or revoked early: refresh once and try again (a 401 was not processed).
-        await self._refresh(token)
-        request.headers["Authorization"] = f"Bearer {self._token.access_token}"
+        token, _ = await self._fresh_token(generation)
+        request.headers["Authorization"] = f"Bearer {token.access_token}"
         return await call_next(request)
