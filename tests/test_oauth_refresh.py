@@ -255,6 +255,27 @@ async def test_a_refreshed_token_lives_on_the_oauth_clock(fake: FakeServer) -> N
     assert fake.counters["oauth_refreshes"] == 1
 
 
+async def test_a_refresh_that_cannot_reach_the_token_endpoint_leaves_a_create_unambiguous(
+    fake: FakeServer,
+) -> None:
+    """A dropped token request means the meeting was never sent: not an ambiguous create."""
+    client = fake.oauth_client()
+    token = await sign_in(fake, client)
+    for _ in range(3):
+        script(fake, drop=True)
+    fake.expire_token(token.access_token)
+    async with fake.session(lyra_oauth=OAuth(client, token)) as s:
+        with pytest.raises(lm.APIConnectionError) as info:
+            await s.lyra.meetings.create("Unsent")
+        assert info.value.sent is False
+        for _ in range(3):
+            script(fake, drop=True)
+        [result] = await s.lyra.meetings.create_many([lm.lyra.MeetingRequest("Bulk")])
+    assert isinstance(result.error, lm.APIConnectionError)
+    assert not isinstance(result.error, lm.AmbiguousCreateError)
+    assert fake.lyra_meetings == {}
+
+
 async def test_a_token_answer_that_does_not_fit_neither_poisons_nor_is_retried_by_waiters(
     fake: FakeServer,
 ) -> None:

@@ -415,13 +415,13 @@ class OAuthClient:
             raise APITimeoutError(
                 "lyra token endpoint did not answer in time",
                 provider="lyra",
-                sent=True,
+                sent=not isinstance(exc, aiohttp.ConnectionTimeoutError),
             ) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(
                 f"lyra token endpoint unreachable ({type(exc).__name__})",
                 provider="lyra",
-                sent=True,
+                sent=not isinstance(exc, aiohttp.ClientConnectorError),
             ) from exc
         finally:
             if owned:
@@ -489,7 +489,9 @@ class OAuth:
     this object: every call that needs it waits for that refresh and gets its outcome,
     success or failure. A transient failure (a 5xx, an unreachable token endpoint, an
     answer that does not fit) fails only the calls that waited for it, and the next call
-    tries again. ``invalid_grant`` is final: that refresh's calls and every later one raise
+    tries again; an unreachable token endpoint is an :class:`APIConnectionError` with
+    ``sent=False``, since the Lyra request itself was not carried out. ``invalid_grant``
+    is final: that refresh's calls and every later one raise
     :class:`ReauthorizationRequired` at once, sending nothing, until :meth:`set_token`
     gives a new token (the user signed in again).
 
@@ -574,7 +576,10 @@ class OAuth:
             try:
                 await asyncio.shield(task)
             except LyraMaveraError as exc:
-                raise copy.copy(exc) from exc.__cause__
+                mine = copy.copy(exc)
+                if isinstance(mine, APIConnectionError):
+                    mine.sent = False  # the Lyra request was not sent, or refused with a 401
+                raise mine from exc.__cause__
         return self._token, self._generation
 
     async def _refresh(self, used: OAuthToken, generation: int) -> None:
