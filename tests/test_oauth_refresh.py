@@ -144,6 +144,33 @@ async def test_set_token_gives_a_reauthorized_oauth_a_new_start(fake: FakeServer
         oauth.set_token(again.to_dict())  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("outcome", ["invalid_grant", "success"])
+async def test_calls_waiting_on_a_refresh_go_on_with_a_token_set_meanwhile(
+    fake: FakeServer, outcome: str
+) -> None:
+    """set_token() during a refresh wins: its waiters use the given token, whatever the outcome."""
+    client = fake.oauth_client()
+    token = await sign_in(fake, client)
+    assert token.refresh_token is not None
+    saved: list[OAuthToken] = []
+    oauth = OAuth(client, token, on_token=saved.append, clock=fake.clock.now)
+    gate = asyncio.Event()
+    script(fake, hold=gate)
+    fake.clock.advance(3600 - 30)
+    async with fake.session(lyra_oauth=oauth) as s:
+        calls = asyncio.gather(*(s.lyra.meetings.create(f"m{i}") for i in range(CALLS)))
+        await all_waiting(fake, "before_sending", [])
+        again = await sign_in(fake, client)
+        oauth.set_token(again)
+        if outcome == "invalid_grant":
+            fake.revoke_refresh_token(token.refresh_token)
+        gate.set()
+        assert len(await calls) == CALLS
+    assert oauth.token is again and saved == [] and oauth.refreshes == 0
+    users = {r.headers["Authorization"] for r in fake.requests_to("POST", "/meeting")}
+    assert users == {f"Bearer {again.access_token}"}
+
+
 @pytest.mark.parametrize(
     "failure",
     [

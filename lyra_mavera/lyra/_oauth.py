@@ -540,8 +540,9 @@ class OAuth:
     def set_token(self, token: OAuthToken) -> None:
         """Use ``token`` from now on, typically the user's new sign-in
         (:meth:`OAuthClient.exchange`) after :class:`ReauthorizationRequired`: calls work
-        again. A refresh still in flight finishes for the calls waiting for it but does
-        not replace this token. ``on_token`` is not called: store ``token`` yourself."""
+        again. Calls waiting for a refresh still in flight go on with this token,
+        whatever that refresh's outcome, and it does not replace this token.
+        ``on_token`` is not called: store ``token`` yourself."""
         if not isinstance(token, OAuthToken):
             raise ValidationError("token", "must be a lyra.OAuthToken (see OAuthToken.from_dict)")
         self._token = token
@@ -576,6 +577,8 @@ class OAuth:
             try:
                 await asyncio.shield(task)
             except LyraMaveraError as exc:
+                if generation != self._generation and self._refused is None:
+                    return self._token, self._generation  # set_token() came meanwhile
                 mine = copy.copy(exc)
                 if isinstance(mine, APIConnectionError):
                     mine.sent = False  # the Lyra request was not sent, or refused with a 401
