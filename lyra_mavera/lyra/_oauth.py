@@ -461,8 +461,9 @@ def _read_token_answer(status: int, raw: bytes, *, received_at: float) -> OAuthT
         description = data.get("error_description") if isinstance(data, dict) else None
         cls = ReauthorizationRequired if code == "invalid_grant" else OAuthError
         advice = ": the user must sign in again" if cls is ReauthorizationRequired else ""
+        said = f"HTTP {status}" if code == f"http_{status}" else f"{code[:100]}, HTTP {status}"
         raise cls(
-            f"lyra token endpoint refused ({code[:100]}, HTTP {status}){advice}",
+            f"lyra token endpoint refused ({said}){advice}",
             error=code,
             description=description if isinstance(description, str) else None,
             status=status,
