@@ -4,11 +4,14 @@ Served at both URL families Lyra is known by: ``/lyra/oauth/authorize`` with
 ``/lyra/api/oauth/token`` (production), and ``/lyra/api/v1/oauth/authorize|token``
 (OpenAPI). Access tokens expire on the fake clock; refresh tokens rotate unless
 ``fake.oauth_rotate_refresh_tokens`` is off, and can be left out of refresh answers
-with ``fake.oauth_send_refresh_token = False``.
+with ``fake.oauth_send_refresh_token = False``. A client's next token answers can be
+scripted (held, replaced by any status and body, or dropped) with
+``fake.oauth_apps[fake.oauth_client_id].answer_next(...)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -25,6 +28,20 @@ from ._wire import json_response
 __all__ = ["OAuthApp", "add_routes"]
 
 
+#: ``answer_next(body=REAL)``: give the real answer (after ``hold``, if any).
+REAL: Any = object()
+
+
+@attrs.define
+class _Scripted:
+    body: Any
+    raw: bytes | str | None
+    status: int
+    content_type: str
+    hold: asyncio.Event | None
+    drop: bool
+
+
 @attrs.define
 class OAuthApp:
     """A registered OAuth client of the fake Lyra."""
@@ -32,6 +49,27 @@ class OAuthApp:
     client_id: str
     client_secret: str
     redirect_uri: str
+    scripted: list[_Scripted] = attrs.field(factory=list, repr=False)
+
+    def answer_next(
+        self,
+        body: Any = REAL,
+        *,
+        status: int = 200,
+        raw: bytes | str | None = None,
+        content_type: str = "application/json",
+        hold: asyncio.Event | None = None,
+        drop: bool = False,
+    ) -> None:
+        """Script the answer to this client's next token request (after client
+        authentication; each call scripts one more request, in order).
+
+        ``body`` is sent as JSON (``NaN`` and huge numbers included); ``raw`` is sent
+        as-is instead (HTML, broken JSON, ``b""``) with ``content_type``; with neither,
+        the real answer is given. ``hold`` keeps the request waiting until the event is
+        set; ``drop`` then closes the connection without answering.
+        """
+        self.scripted.append(_Scripted(body, raw, status, content_type, hold, drop))
 
 
 @attrs.define
@@ -110,6 +148,27 @@ async def token(request: web.Request) -> web.Response:
     if app is None or not secrets.compare_digest(form.get("client_secret", ""), app.client_secret):
         return _error(401, "invalid_client", "client authentication failed")
     grant_type = form.get("grant_type")
+    if grant_type == "refresh_token":
+        fake.counters["oauth_refreshes"] += 1
+    if app.scripted:
+        scripted = app.scripted.pop(0)
+        if scripted.hold is not None:
+            await scripted.hold.wait()
+        if scripted.drop:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never written: the connection is gone
+        if scripted.raw is not None:
+            raw = scripted.raw.encode() if isinstance(scripted.raw, str) else scripted.raw
+            return web.Response(
+                body=raw, status=scripted.status, content_type=scripted.content_type
+            )
+        if scripted.body is not REAL:
+            return web.Response(
+                text=json.dumps(scripted.body),
+                status=scripted.status,
+                content_type=scripted.content_type,
+            )
     if grant_type == "authorization_code":
         grant = fake.oauth_codes.pop(form.get("code", ""), None)
         if grant is None or grant.client_id != app.client_id:
@@ -123,7 +182,6 @@ async def token(request: web.Request) -> web.Response:
                 return _error(400, "invalid_grant", "PKCE code_verifier does not match")
         return json_response(_issue(request, grant, refresh_token=None))
     if grant_type == "refresh_token":
-        fake.counters["oauth_refreshes"] += 1
         presented = form.get("refresh_token", "")
         grant = fake.oauth_refresh.get(presented)
         if grant is None or grant.client_id != app.client_id or presented in fake.oauth_revoked:
