@@ -33,7 +33,7 @@ from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._session import AsyncSession, SessionStats
 from ._version import __version__
-from .lyra._oauth import OAuthError, ReauthorizationRequired
+from .lyra._tokens import OAuthError, ReauthorizationRequired
 from .mavera._errors import BotFailedError, WaitTimeoutError
 from .mavera._poll import PollPolicy
 

@@ -15,7 +15,7 @@ import attrs
 from aiohttp import web
 
 from .._session import AsyncSession
-from ..lyra._oauth import OAuthClient
+from ..lyra._oauth_client import OAuthClient
 from . import _current as current
 from . import _lyra_routes, _mavera_routes, _oauth_routes
 from ._bots import BotScript, BotStore
