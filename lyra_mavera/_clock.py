@@ -31,6 +31,7 @@ __all__ = [
     "set_testing",
     "sleep",
     "use_clock",
+    "wait_for",
 ]
 
 
@@ -125,6 +126,23 @@ def monotonic() -> float:
 async def sleep(seconds: float) -> None:
     """The SDK's one sleep, on the current clock."""
     await _current.sleep(seconds)
+
+
+async def wait_for(event: asyncio.Event, seconds: float | None) -> None:
+    """Wait until ``event`` is set or ``seconds`` pass on the current clock (``None``:
+    only the event). Returns either way; the caller looks at what changed."""
+    if event.is_set():
+        return
+    if seconds is None:
+        await event.wait()
+        return
+    sleeper = asyncio.ensure_future(_current.sleep(seconds))
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((sleeper, waiter), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waiter.cancel()
 
 
 class _Restore:

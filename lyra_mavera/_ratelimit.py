@@ -11,27 +11,36 @@ sliding window so a steady bulk run never meets a 429:
   the safe side.
 - If the server reports more use than we know of (another process shares the key),
   the difference is added as slots stamped now.
-- A 429 pauses the whole key until ``Retry-After``.
+- A 429 pauses the whole key for its ``Retry-After`` -- but only when the call that met
+  it would itself wait that long (:func:`lyra_mavera._http.next_wait` decides for both):
+  a ``Retry-After`` beyond ``max_retry_after`` raises at once and parks nothing.
 
-Like every wait in the SDK, the limiter's waits are skipped in testing mode
-(``lyra_mavera.testing.set_testing``); tests of pacing turn testing mode off.
+A wait longer than the call may wait (``max_retry_after``, or what is left of its
+deadline) raises :class:`RateLimitError` at once, with ``retry_after`` and nothing sent.
+State stays bounded whatever the headers say: a limit above
+:data:`~lyra_mavera._headers.MAX_RATE_LIMIT` is clamped (and logged once). Every wait
+runs on the SDK's clock, so testing mode paces on paper instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import math
-import time
-from collections.abc import Mapping
 
-from ._clock import is_testing
-from ._headers import RateLimitInfo, parse_retry_after
-from ._http import Handler, Request, Response
+from . import _clock
+from ._headers import MAX_RATE_LIMIT, RateLimitInfo, parse_retry_after
+from ._http import Handler, Request, Response, too_long_a_wait, wait_fits
 
 __all__ = ["RateLimiter"]
 
+logger = logging.getLogger("lyra_mavera")
+
 _DEFAULT_WINDOW = 60.0
+#: Windows read off ``X-RateLimit-Reset`` are believed within these bounds (seconds);
+#: Mavera's is a minute.
+_WINDOW_RANGE = (0.5, 60.0)
 
 
 class RateLimiter:
@@ -47,6 +56,7 @@ class RateLimiter:
         self._in_flight = 0
         self._blocked_until = 0.0
         self._headers_seen: bool | None = None  # None: no response yet
+        self._warned = False
         # Fired and replaced when a slot frees while someone waits; waiters re-check.
         self._changed = asyncio.Event()
         self._waiters = 0
@@ -68,8 +78,6 @@ class RateLimiter:
 
     def _delay(self, now: float) -> float | None:
         """Seconds to wait before another request may go (``None``: until notified)."""
-        if is_testing():
-            return 0.0
         if now < self._blocked_until:
             return self._blocked_until - now
         if self._headers_seen is None:
@@ -84,31 +92,41 @@ class RateLimiter:
             return self._stamps[0] + self.window - now
         return None  # every slot is in flight: wait for an answer
 
-    async def acquire(self) -> None:
-        """Wait for a slot, then hold it until :meth:`release`."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    async def acquire(self, request: Request | None = None) -> None:
+        """Wait for a slot, then hold it until :meth:`release`. A wait longer than
+        ``request.max_wait`` raises :class:`RateLimitError` at once."""
+        bound = math.inf if request is None else request.max_wait
+        started = _clock.monotonic()
         while True:
-            delay = self._delay(loop.time())
+            now = _clock.monotonic()
+            delay = self._delay(now)
             if delay is not None and delay <= 0:
                 break
-            changed = self._changed
+            if delay is not None and request is not None:
+                allowed = bound - (now - started)
+                if not wait_fits(delay, allowed):
+                    paused = now < self._blocked_until
+                    raise too_long_a_wait(
+                        request,
+                        delay,
+                        allowed,
+                        f"{request.provider} answered 429 for this key"
+                        if paused
+                        else f"{request.provider}'s rate-limit window for this key is full",
+                    )
             self._waiters += 1
             try:
-                async with asyncio.timeout(delay):
-                    await changed.wait()
-            except TimeoutError:
-                pass
+                await _clock.wait_for(self._changed, delay)
             finally:
                 self._waiters -= 1
         self._in_flight += 1
         self.sent += 1
-        self.waited += loop.time() - started
+        self.waited += _clock.monotonic() - started
 
     def release(self, response: Response | None) -> None:
         """Free the slot taken by :meth:`acquire` and learn from the response (``None``
         when the request failed without one: its slot still counts for a window)."""
-        now = asyncio.get_running_loop().time()
+        now = _clock.monotonic()
         self._in_flight -= 1
         if self._headers_seen is not False:  # a provider without limit headers needs none
             self._trim(now)
@@ -118,42 +136,59 @@ class RateLimiter:
             or response.status == 429
             or "X-RateLimit-Limit" in response.headers
         ):
-            self._observe(response.status, response.headers, now)
+            self._observe(response, now)
         if self._waiters:
             self._changed.set()
             self._changed = asyncio.Event()
 
-    def _observe(self, status: int, headers: Mapping[str, str], now: float) -> None:
-        info = RateLimitInfo.from_headers(headers)
+    def _observe(self, response: Response, now: float) -> None:
+        info = RateLimitInfo.from_headers(response.headers)
         limit = info.limit if info is not None else None
         if info is not None and limit is not None and limit > 0:
-            remaining, reset = info.remaining, info.reset
-            first = self._headers_seen is not True
-            self.limit = limit
-            self._headers_seen = True
-            if first and not self._window_fixed and reset is not None and remaining == limit - 1:
-                # A fresh window holds only this request: it resets one window from now.
-                # Reset is often whole seconds: round up, as waiting longer is the safe error.
-                inferred = reset - time.time()
-                if 0.5 <= inferred <= 3600:
-                    self.window = float(math.ceil(inferred)) if inferred >= 2 else inferred
-            if remaining is not None:
-                self._trim(now)
-                used = limit - remaining
-                known = len(self._stamps) + self._in_flight
-                for _ in range(used - known):
-                    self._stamps.append(now)
+            self._learn(self._clamped(limit, response), info, now)
         elif self._headers_seen is None:
             self._headers_seen = False
-        if status == 429:
+        if response.status == 429:
             self.rate_limited += 1
-            wait = parse_retry_after(headers)
-            self._blocked_until = max(
-                self._blocked_until, now + (wait if wait is not None else 1.0)
+            wait = parse_retry_after(response.headers)
+            wait = 1.0 if wait is None else wait
+            # The same judgement as the call's own: a pause it would not wait out
+            # is handed back to the caller, not imposed on every call with the key.
+            if wait_fits(wait, response.request.max_wait):
+                self._blocked_until = max(self._blocked_until, now + wait)
+
+    def _clamped(self, limit: int, response: Response) -> int:
+        if limit <= MAX_RATE_LIMIT:
+            return limit
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "%s sent X-RateLimit-Limit %d, beyond any real limit; pacing as if it were %d",
+                response.request.provider,
+                limit,
+                MAX_RATE_LIMIT,
             )
+        return MAX_RATE_LIMIT
+
+    def _learn(self, limit: int, info: RateLimitInfo, now: float) -> None:
+        remaining, reset = info.remaining, info.reset
+        first = self._headers_seen is not True
+        self.limit = limit
+        self._headers_seen = True
+        if first and not self._window_fixed and reset is not None and remaining == limit - 1:
+            # A fresh window holds only this request: it resets one window from now.
+            # Reset is often whole seconds: round up, as waiting longer is the safe error.
+            inferred = reset - _clock.now()
+            if _WINDOW_RANGE[0] <= inferred <= _WINDOW_RANGE[1]:
+                self.window = float(math.ceil(inferred)) if inferred >= 2 else inferred
+        if remaining is not None:
+            self._trim(now)
+            used = min(limit - min(remaining, limit), limit)
+            known = len(self._stamps) + self._in_flight
+            self._stamps.extend([now] * max(used - known, 0))
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
-        await self.acquire()
+        await self.acquire(request)
         response: Response | None = None
         try:
             response = await call_next(request)

@@ -17,7 +17,6 @@ import inspect
 import logging
 import math
 import random
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -155,9 +154,7 @@ class PollPolicy:
         return max(base + spread, 0.0) / self.time_scale
 
     def error_delay(self, errors: int, rand: float) -> float:
-        """Seconds to wait after ``errors`` failed polls in a row (zero in testing mode)."""
-        if _clock.is_testing():
-            return 0.0
+        """Seconds to wait after ``errors`` failed polls in a row."""
         return (
             _retry.backoff(
                 errors,
@@ -225,14 +222,15 @@ class Follow:
         return self.last is not None and (self.last.status == S.DONE or self.failed_for_good(now))
 
     def next_delay(self, now: float, rand: float) -> float:
-        """Seconds until this bot should be polled again (zero in testing mode)."""
+        """Seconds until this bot should be polled again (``now`` on the monotonic clock;
+        ``join_at`` is compared with the clock's Unix time)."""
         last = self.last
-        if last is None or _clock.is_testing():
+        if last is None:
             return 0.0
         policy = self.policy
         delay = policy.interval(last.status, self.unchanged, rand)
         if last.status == S.PENDING and last.join_at is not None:
-            until = (last.join_at.timestamp() - time.time() - policy.join_lead) / policy.time_scale
+            until = (last.join_at.timestamp() - _clock.now() - policy.join_lead) / policy.time_scale
             delay = max(delay, until)
         if self.denied_since is not None:
             grace_left = (
@@ -287,12 +285,14 @@ async def follow(
     Raises :class:`WaitTimeoutError` at the deadline (no sleep runs past it) and the
     last poll error after ``policy.max_errors`` failures in a row.
     """
-    loop = asyncio.get_running_loop()
-    deadline = None if timeout is None else loop.time() + timeout
+    deadline = None if timeout is None else _clock.monotonic() + timeout
     state = Follow(meeting_id, policy)
     while True:
+        left = None if deadline is None else deadline - _clock.monotonic()
         try:
-            async with asyncio.timeout_at(deadline):
+            # Polls are paced on the SDK's clock; the request itself takes real time,
+            # bounded by what is left (a generous bound when the clock runs fast).
+            async with asyncio.timeout(left):
                 meeting = await get(meeting_id)
         except TimeoutError:
             raise state.timeout(timeout) from None
@@ -306,14 +306,14 @@ async def follow(
                 raise
             delay = policy.error_delay(state.errors, random.random())
         else:
-            now = loop.time()
+            now = _clock.monotonic()
             if state.observe(meeting, now):
                 yield meeting
             if state.finished(now):
                 return
             delay = state.next_delay(now, random.random())
         if deadline is not None:
-            left = deadline - loop.time()
+            left = deadline - _clock.monotonic()
             if left <= 0:
                 raise state.timeout(timeout)
             if delay >= left:

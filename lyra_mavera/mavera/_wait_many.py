@@ -22,6 +22,7 @@ import math
 import random
 from collections.abc import Iterable
 
+from .. import _clock
 from .._bulk import check_concurrency
 from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
 from .._validate import check_id
@@ -52,8 +53,7 @@ class _Scheduler:
         self.on_status = on_status
         self.follows = {i: Follow(i, policy) for i in ids}
         self.results: dict[str, Outcome] = {}
-        self.loop = asyncio.get_running_loop()
-        now = self.loop.time()
+        now = _clock.monotonic()
         self.deadline = None if timeout is None else now + timeout
         self._seq = itertools.count()
         # A heap entry counts only while it matches next_at: rescheduling a bot (after a
@@ -81,7 +81,7 @@ class _Scheduler:
         state = self.follows.get(meeting.id)
         if state is None or meeting.id in self.results:
             return
-        now = self.loop.time()
+        now = _clock.monotonic()
         if state.observe(meeting, now):
             await notify(self.on_status, meeting)
         if state.finished(now):
@@ -98,7 +98,7 @@ class _Scheduler:
             self._finish(meeting_id, exc)
         else:
             delay = self.policy.error_delay(state.errors, random.random())
-            self._schedule(meeting_id, self.loop.time() + delay)
+            self._schedule(meeting_id, _clock.monotonic() + delay)
 
     # -- work ----------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ class _Scheduler:
     async def _schedule_loop(self) -> None:
         total = len(self.follows)
         while len(self.results) < total:
-            now = self.loop.time()
+            now = _clock.monotonic()
             if self.deadline is not None and now >= self.deadline:
                 return
             self.wake.clear()
@@ -213,9 +213,7 @@ class _Scheduler:
             if wait is not None and wait <= 0:
                 await asyncio.sleep(0)
                 continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self.wake.wait()
+            await _clock.wait_for(self.wake, wait)
 
 
 async def wait_many(
