@@ -78,11 +78,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         # 5x: a bot lives ~30 s, so creating 10,000 of them (~5 s) leaves most to follow.
         rows = await cases.many_bots(bots, time_scale=5.0)
         report["many_bots"] = rows
-        _print_table(f"3. Following {bots:,} bots to done (FakeServer in another process, 5x clock)", rows)
+        _print_table(
+            f"3. Following {bots:,} bots to done (FakeServer in another process, 5x clock)", rows
+        )
     if "rate_limited" in only:
         rows = [await cases.rate_limited(600, 600, 60.0), await cases.rate_limited(240, 60, 6.0)]
         report["rate_limited"] = rows
-        _print_table("4. Rate-limited bulk creates (FakeServer, limiter learning from headers)", rows)
+        _print_table(
+            "4. Rate-limited bulk creates (FakeServer, limiter learning from headers)", rows
+        )
     if "parsing" in only:
         row = cases.parsing()
         report["parsing"] = [row]

@@ -156,7 +156,11 @@ def sdk_get(url: str, n: int, c: int) -> Run:
 
 
 async def throughput(
-    server: RawServer, impls: dict[str, Callable[[str, int, int], Run | None]], n: int, c: int, repeats: int
+    server: RawServer,
+    impls: dict[str, Callable[[str, int, int], Run | None]],
+    n: int,
+    c: int,
+    repeats: int,
 ) -> list[dict[str, Any]]:
     """Interleave the implementations ``repeats`` times; medians of rate and CPU."""
     runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in impls}
@@ -200,9 +204,19 @@ async def throughput(
 def fake_server_process(time_scale: float) -> Any:
     """A FakeServer in its own process (so the client's memory is the client's)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lyra_mavera.testing", "--port", "0", "--rpm", "1000000000",
-         "--time-scale", str(time_scale)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "lyra_mavera.testing",
+            "--port",
+            "0",
+            "--rpm",
+            "1000000000",
+            "--time-scale",
+            str(time_scale),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         settings: dict[str, str] = {}
@@ -229,13 +243,20 @@ async def many_bots(n: int, time_scale: float) -> list[dict[str, Any]]:
     rows = []
     with fake_server_process(time_scale) as env:
         session = lm.AsyncSession(
-            lyra_api_key=env["LYRA_API_KEY"], mavera_api_key=env["MAVERA_API_KEY"],
-            lyra_base_url=env["LYRA_BASE_URL"], mavera_base_url=env["MAVERA_BASE_URL"],
+            lyra_api_key=env["LYRA_API_KEY"],
+            mavera_api_key=env["MAVERA_API_KEY"],
+            lyra_base_url=env["LYRA_BASE_URL"],
+            mavera_base_url=env["MAVERA_BASE_URL"],
         )
         async with session as s:
             for mode in ("wait_many", "task per bot"):
                 created = await s.mavera.meetings.create_many(
-                    [lm.mavera.BotRequest(f"https://zoom.us/j/{mode[:4]}{i}") for i in range(n)],
+                    [
+                        lm.mavera.BotRequest(
+                            f"https://zoom.us/j/{8500 + len(mode)}000{i}"
+                        )
+                        for i in range(n)
+                    ],
                     concurrency=100,
                 )
                 ids = [r.value.id for r in created if r.value]
@@ -246,7 +267,9 @@ async def many_bots(n: int, time_scale: float) -> list[dict[str, Any]]:
                 sampler = asyncio.create_task(_sampling_peak(stop, peak))
                 started = time.perf_counter()
                 if mode == "wait_many":
-                    results = await s.mavera.meetings.wait_many(ids, poll=lm.PollPolicy(time_scale=time_scale))
+                    results = await s.mavera.meetings.wait_many(
+                        ids, poll=lm.PollPolicy(time_scale=time_scale)
+                    )
                     done = sum(isinstance(v, lm.mavera.Meeting) for v in results.values())
                 else:
                     done = sum(await asyncio.gather(*(_naive(s, i, 5.0 / time_scale) for i in ids)))
@@ -283,7 +306,11 @@ async def rate_limited(items: int, limit: int, window: float) -> dict[str, Any]:
         async with fake.session() as s:
             started = time.perf_counter()
             results = await s.mavera.meetings.create_many(
-                [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(items)], concurrency=50
+                [
+                    lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}")
+                    for i in range(items)
+                ],
+                concurrency=50,
             )
             wall = time.perf_counter() - started
     rate = limit / window
@@ -304,12 +331,21 @@ async def rate_limited(items: int, limit: int, window: float) -> dict[str, Any]:
 def parsing(number: int = 20_000) -> dict[str, Any]:
     body = MAVERA_BODY
     loads = min(timeit.repeat(lambda: json.loads(body), number=number, repeat=5)) / number
-    full = min(
-        timeit.repeat(
-            lambda: structure(json.loads(body), lm.mavera.Meeting, provider="mavera"), number=number, repeat=5
+    full = (
+        min(
+            timeit.repeat(
+                lambda: structure(json.loads(body), lm.mavera.Meeting, provider="mavera"),
+                number=number,
+                repeat=5,
+            )
         )
-    ) / number
-    return {"json_loads_us": loads * 1e6, "loads_plus_structure_us": full * 1e6, "structure_only_us": (full - loads) * 1e6}
+        / number
+    )
+    return {
+        "json_loads_us": loads * 1e6,
+        "loads_plus_structure_us": full * 1e6,
+        "structure_only_us": (full - loads) * 1e6,
+    }
 
 
 def pin_client(core: int = 0) -> None:

@@ -11,15 +11,24 @@ from pathlib import Path
 
 SAMPLE = Path(__file__).parent.parent / "tests" / "samples" / "mavera_meeting_done.json"
 LYRA_BODY = json.dumps(
-    {"type": "lyra_video", "id": "meeting_123", "password": "", "url": "https://app.lyra.so/meeting/abc-def-ghi"}
+    {
+        "type": "lyra_video",
+        "id": "meeting_123",
+        "password": "",
+        "url": "https://app.lyra.so/meeting/abc-def-ghi",
+    }
 ).encode()
 MAVERA_BODY = json.dumps(json.loads(SAMPLE.read_text())).encode()
 
 
 def _response(body: bytes, status: bytes = b"200 OK") -> bytes:
     return (
-        b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode() + b"\r\nConnection: keep-alive\r\n\r\n" + body
+        b"HTTP/1.1 "
+        + status
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: keep-alive\r\n\r\n"
+        + body
     )
 
 

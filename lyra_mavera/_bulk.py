@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -65,6 +65,19 @@ Progress = Callable[[int, int], Awaitable[Any] | Any]
 OnResult = Callable[["BulkResult[Any]"], Awaitable[Any] | Any]
 
 
+def check_requests(requests: object) -> list[Any]:
+    """The items of a bulk run, as a list. One string (a single link or title), bytes or
+    a mapping is refused: iterating it would send its characters or keys."""
+    if isinstance(requests, str | bytes | bytearray | Mapping) or not isinstance(
+        requests, Iterable
+    ):
+        raise ValidationError(
+            "requests",
+            f"must be a list (or other iterable) of requests, got {type(requests).__name__}",
+        )
+    return list(requests)
+
+
 def check_concurrency(concurrency: object) -> int:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError("concurrency", f"must be an int >= 1, got {concurrency!r}")
@@ -85,9 +98,7 @@ async def run_bulk(
 
     ``on_start(index)`` runs just before an item is sent, ``on_result(result)`` as soon as
     it is known (before ``on_progress``); both may be plain or async (``on_start`` plain)."""
-    if isinstance(requests, str | bytes) or not isinstance(requests, Iterable):
-        raise ValidationError("requests", "must be an iterable of requests")
-    items = list(requests)
+    items = check_requests(requests)
     check_concurrency(concurrency)
     total = len(items)
     results: list[BulkResult[T] | None] = [None] * total

@@ -27,6 +27,7 @@ __all__ = [
     "get_clock",
     "is_testing",
     "monotonic",
+    "network_pause",
     "now",
     "set_testing",
     "sleep",
@@ -143,6 +144,12 @@ async def wait_for(event: asyncio.Event, seconds: float | None) -> None:
     finally:
         sleeper.cancel()
         waiter.cancel()
+
+
+async def network_pause(seconds: float) -> None:
+    """A pause in real time whatever the clock: for time the network or a server needs
+    (a create still being written), which no test clock can shorten without lying."""
+    await asyncio.sleep(seconds)
 
 
 class _Restore:

@@ -53,6 +53,10 @@ def check_id(param: str, value: object) -> str:
     text = check_text(param, value, max_length=MAX_ID_LENGTH)
     if text != text.strip():
         raise ValidationError(param, "must not start or end with whitespace")
+    if text in (".", ".."):
+        # Percent-encoding leaves dots alone, and a URL resolver would climb the path:
+        # get(".") would read the list endpoint, cancel("..") post elsewhere.
+        raise ValidationError(param, f"{text!r} is not an id")
     return text
 
 

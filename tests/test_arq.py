@@ -88,13 +88,14 @@ async def test_fleet_follows_bots_and_survives_a_killed_worker(
         )  # creating bots does not spend the fleet's budget
         async with fake.session(mavera_api_key=creator) as s:
             for i in range(200):
-                link = f"https://zoom.us/j/{i}"
+                link = f"https://zoom.us/j/8500000{i}"
                 if i % 10 == 1:
                     fake.script(link, fatal_at="in_waiting_room")
                 elif i % 10 == 2:
                     fake.script(link, stuck_in_waiting_room=True)
             created = await s.mavera.meetings.create_many(
-                [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(200)], concurrency=50
+                [lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}") for i in range(200)],
+                concurrency=50,
             )
         fleet_key = fake.add_key("mavera", rpm=100, window=2.0)
         ids = []
@@ -177,7 +178,7 @@ async def test_status_never_moves_backwards_across_workers(redis: ArqRedis) -> N
     from lyra_mavera.contrib.arq import _OBSERVE, follow_bot
 
     async with FakeServer(rpm=None, time_scale=1e-6) as fake, fake.session() as s:
-        bot = await s.mavera.meetings.create("https://zoom.us/j/42")
+        bot = await s.mavera.meetings.create("https://zoom.us/j/850000042")
         ctx = {
             "lyra_mavera_session": s,
             "redis": redis,

@@ -13,7 +13,7 @@ import lyra_mavera as lm
 from lyra_mavera.testing import FakeServer
 from tests.conftest import MAVERA, MAVERA_KEY
 
-ZOOM = "https://zoom.us/j/555"
+ZOOM = "https://zoom.us/j/8500000555"
 
 
 class Backend(Protocol):
@@ -127,7 +127,9 @@ class FakeBackend:
         return len(self.fake.requests_to(method, route))
 
     async def bots(self, s: lm.AsyncSession, n: int) -> list[str]:
-        created = [(await s.mavera.meetings.create(f"https://zoom.us/j/{i}")).id for i in range(n)]
+        created = [
+            (await s.mavera.meetings.create(f"https://zoom.us/j/8500000{i}")).id for i in range(n)
+        ]
         return created[::-1]
 
 

@@ -20,7 +20,7 @@ async def fake() -> AsyncIterator[FakeServer]:
         yield server
 
 
-def bots(n: int, prefix: str = "https://zoom.us/j/") -> list[lm.mavera.BotRequest]:
+def bots(n: int, prefix: str = "https://zoom.us/j/8500000") -> list[lm.mavera.BotRequest]:
     return [lm.mavera.BotRequest(f"{prefix}{i}", title=f"Bot {i}") for i in range(n)]
 
 
@@ -84,7 +84,7 @@ async def test_dropped_creates_are_adopted_not_duplicated(fake: FakeServer) -> N
         results = await s.mavera.meetings.create_many(bots(100), concurrency=20)
     assert all(r.ok for r in results), [r.error for r in results if r.error]
     assert fake.faults.counts["drop"] > 5
-    assert all(fake.bots_for_link(f"https://zoom.us/j/{i}") == 1 for i in range(100))
+    assert all(fake.bots_for_link(f"https://zoom.us/j/8500000{i}") == 1 for i in range(100))
     assert len({r.value.id for r in results if r.value}) == 100
 
 
@@ -95,7 +95,7 @@ async def test_server_errors_are_reconciled_then_resent(fake: FakeServer) -> Non
         results = await s.mavera.meetings.create_many(bots(60), concurrency=10)
     assert sum(r.ok for r in results) >= 50
     for r in results:
-        link = f"https://zoom.us/j/{r.index}"
+        link = f"https://zoom.us/j/8500000{r.index}"
         if r.ok:
             assert fake.bots_for_link(link) == 1
         else:
@@ -110,14 +110,14 @@ async def test_repeated_links_are_never_resent(fake: FakeServer) -> None:
     """Two items with the same link and join_at cannot be told apart: after an ambiguous
     failure neither is re-sent, and the error says the bot may exist."""
     join_at = datetime.now(UTC) + timedelta(hours=1)
-    same = [lm.mavera.BotRequest("https://zoom.us/j/77", join_at=join_at) for _ in range(2)]
+    same = [lm.mavera.BotRequest("https://zoom.us/j/850000077", join_at=join_at) for _ in range(2)]
     fake.inject("drop", route="POST /meetings", times=1)
     async with fake.session() as s:
         results = await s.mavera.meetings.create_many(same, concurrency=1)
     assert isinstance(results[0].error, lm.AmbiguousCreateError)
     assert "may have created" in str(results[0].error)
     assert results[1].ok
-    assert fake.bots_for_link("https://zoom.us/j/77") == 2
+    assert fake.bots_for_link("https://zoom.us/j/850000077") == 2
 
 
 async def test_lyra_ambiguous_items_are_reported_not_resent(fake: FakeServer) -> None:

@@ -42,7 +42,7 @@ async def test_create_many_under_chaos() -> None:
         async with fake.session(timeout=0.25) as s:
             results = await s.mavera.meetings.create_many(
                 [
-                    lm.mavera.BotRequest(f"https://zoom.us/j/{i}", title=f"chaos {i}")
+                    lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}", title=f"chaos {i}")
                     for i in range(N)
                 ],
                 concurrency=100,
@@ -59,7 +59,7 @@ async def test_create_many_under_chaos() -> None:
     assert all((r.value is None) != (r.error is None) for r in results)
     assert max(per_link.values()) == 1
     for r in results:
-        link = f"https://zoom.us/j/{r.index}"
+        link = f"https://zoom.us/j/8500000{r.index}"
         if r.ok:
             assert r.value is not None and per_link[link] == 1
     assert len({r.value.id for r in results if r.value}) == outcomes["ok"]
@@ -74,7 +74,7 @@ async def test_many_waits_under_chaos(real_waits: None) -> None:
         expected: dict[str, str] = {}
         async with fake.session(rate_limit=False) as s:
             for i in range(N):
-                link = f"https://zoom.us/j/{i}"
+                link = f"https://zoom.us/j/8500000{i}"
                 if i % 20 == 5:
                     fake.script(link, stuck_in_waiting_room=True)  # cancelled below
                 elif i % 10 == 3:
@@ -82,7 +82,8 @@ async def test_many_waits_under_chaos(real_waits: None) -> None:
                 elif i % 10 == 7:
                     fake.script(link, media_expired_after=0.0)
             created = await s.mavera.meetings.create_many(
-                [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(N)], concurrency=100
+                [lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}") for i in range(N)],
+                concurrency=100,
             )
             ids = [r.value.id for r in created if r.value]
             for i, meeting_id in enumerate(ids):
@@ -135,7 +136,7 @@ async def test_cancel_mid_chaos_leaves_nothing() -> None:
         async with fake.session(timeout=0.25) as s:
             bulk = asyncio.create_task(
                 s.mavera.meetings.create_many(
-                    [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(N)],
+                    [lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}") for i in range(N)],
                     concurrency=100,
                 )
             )
@@ -175,7 +176,7 @@ async def test_server_closing_every_connection() -> None:
             with pytest.raises(lm.APIConnectionError):
                 await s.mavera.usage.get()
             with pytest.raises(lm.APIConnectionError):
-                await s.mavera.meetings.create("https://zoom.us/j/1")
+                await s.mavera.meetings.create("https://zoom.us/j/85000001")
     # aiohttp itself re-sends an idempotent GET once when a kept-alive connection turns
     # out dead, so 3 attempts may reach the server up to 6 times; a POST never is.
     assert 3 <= len(fake.requests_to("GET", "/usage")) <= 6

@@ -106,7 +106,7 @@ async def test_mavera_commands(env: dict[str, str], fake: FakeServer) -> None:
     code, out, err = await cli(
         "mavera",
         "create-bot",
-        "https://zoom.us/j/123",
+        "https://zoom.us/j/8500000123",
         "--title",
         "Sync",
         "--wait",
@@ -122,8 +122,10 @@ async def test_mavera_commands(env: dict[str, str], fake: FakeServer) -> None:
     assert code == 0 and "Thanks everyone" in out
     code, out, _ = await cli("mavera", "list", "--json", env=env)
     assert [m["id"] for m in lines(out)] == [bot["id"]]
-    fake.script("https://zoom.us/j/9", stuck_in_waiting_room=True)
-    code, out, _ = await cli("mavera", "create-bot", "https://zoom.us/j/9", "--json", env=env)
+    fake.script("https://zoom.us/j/85000009", stuck_in_waiting_room=True)
+    code, out, _ = await cli(
+        "mavera", "create-bot", "https://zoom.us/j/85000009", "--json", env=env
+    )
     second = lines(out)[0]["id"]
     code, out, _ = await cli("mavera", "cancel", second, "--reason", "moved", env=env)
     assert code == 0 and "cancelled" in out
@@ -194,7 +196,7 @@ async def test_bulk_mavera_interrupted_and_resumed(
     source = tmp_path / "bots.jsonl"
     source.write_text(
         "".join(
-            json.dumps({"meeting_url": f"https://zoom.us/j/{i}", "title": f"Bot {i}"}) + "\n"
+            json.dumps({"meeting_url": f"https://zoom.us/j/8500000{i}", "title": f"Bot {i}"}) + "\n"
             for i in range(rows)
         )
     )
@@ -234,7 +236,7 @@ async def test_bulk_mavera_interrupted_and_resumed(
     results = lines(out_file.read_text())
     assert [r["index"] for r in results] == list(range(rows))
     assert all(r["ok"] for r in results)
-    assert all(fake.bots_for_link(f"https://zoom.us/j/{i}") == 1 for i in range(rows))
+    assert all(fake.bots_for_link(f"https://zoom.us/j/8500000{i}") == 1 for i in range(rows))
     assert len({r["id"] for r in results}) == rows
     assert not out_file.with_name(out_file.name + ".inflight").exists()
     print(

@@ -101,7 +101,7 @@ async def test_mavera_meeting_lifecycle_matches_spec(
 ) -> None:
     """Create, get at every status, list, cancel and transcripts all fit the schema."""
     status, created, _ = await _call(
-        raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/1", "title": "T"}
+        raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/85000001", "title": "T"}
     )
     assert status == 201
     MAVERA.check("/meetings", "post", 201, created)
@@ -120,7 +120,9 @@ async def test_mavera_meeting_lifecycle_matches_spec(
         )
         assert status == 200
         MAVERA.check("/meetings/{id}/transcript", "get", 200, transcript)
-    _, live, _ = await _call(raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/2"})
+    _, live, _ = await _call(
+        raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/85000002"}
+    )
     status, cancelled, _ = await _call(
         raw, "POST", f"/meetings/{live['id']}/cancel", json={"reason": "moved"}
     )
@@ -146,9 +148,11 @@ async def test_mavera_errors_match_spec(fake: FakeServer, raw: aiohttp.ClientSes
     MAVERA.check("/meetings", "post", status, body)
     key = fake.add_key("mavera", rpm=1)
     auth = {"Authorization": f"Bearer {key}"}
-    await _call(raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/3"}, headers=auth)
+    await _call(
+        raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/85000003"}, headers=auth
+    )
     status, body, headers = await _call(
-        raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/3"}, headers=auth
+        raw, "POST", "/meetings", json={"meeting_url": "https://zoom.us/j/85000003"}, headers=auth
     )
     assert status == 429
     MAVERA.check("/meetings", "post", 429, body, headers)

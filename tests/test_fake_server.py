@@ -162,7 +162,7 @@ async def test_pagination_and_workspace_filter(fake: FakeServer, s: lm.AsyncSess
     """250 bots come back newest first over three pages; workspace_id filters."""
     created = [
         await s.mavera.meetings.create(
-            f"https://zoom.us/j/{i}", workspace_id="ws_sales" if i % 5 == 0 else None
+            f"https://zoom.us/j/8500000{i}", workspace_id="ws_sales" if i % 5 == 0 else None
         )
         for i in range(250)
     ]

@@ -21,7 +21,7 @@ from tests.helpers import client_tasks, open_connections
 
 SCALE = 200.0  # a whole meeting takes about half a second
 POLICY = lm.PollPolicy(time_scale=SCALE)
-ZOOM = "https://zoom.us/j/424242"
+ZOOM = "https://zoom.us/j/8500000424242"
 
 
 @pytest.fixture

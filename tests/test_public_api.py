@@ -109,7 +109,7 @@ def test_positional_order_of_contract_models() -> None:
     assert (identity.valid, identity.user_id, identity.org_id) == (True, "user_1", "org_1")
     request = lm.lyra.MeetingRequest("T")
     assert (request.start, request.attendees) == (None, ())
-    bot = lm.mavera.BotRequest("https://zoom.us/j/1", "t", "b", None, "ws")
+    bot = lm.mavera.BotRequest("https://zoom.us/j/85000001", "t", "b", None, "ws")
     assert (bot.title, bot.bot_name, bot.join_at, bot.workspace_id) == ("t", "b", None, "ws")
     result = lm.BulkResult(3, "req", None, lm.ValidationError("x", "bad"))
     assert (result.index, result.request, result.ok) == (3, "req", False)

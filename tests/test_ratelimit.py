@@ -32,7 +32,7 @@ async def test_shared_across_kinds_of_call() -> None:
     """Bulk creates and single gets share one key budget."""
     async with FakeServer(rpm=20, window=1.0) as fake, fake.session() as s:
         bulk = s.mavera.meetings.create_many(
-            [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(25)]
+            [lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}") for i in range(25)]
         )
         gets = asyncio.gather(*(s.mavera.usage.get() for _ in range(15)))
         results, _ = await asyncio.gather(bulk, gets)

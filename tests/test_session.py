@@ -436,7 +436,7 @@ async def test_connection_refused_is_typed() -> None:
         mavera_api_key=MAVERA_KEY, mavera_base_url=f"http://127.0.0.1:{port}/v1"
     ) as s:
         with pytest.raises(lm.APIConnectionError) as info:
-            await s.mavera.meetings.create("https://zoom.us/j/1")
+            await s.mavera.meetings.create("https://zoom.us/j/85000001")
     assert info.value.sent is False
     assert "not sent" in str(info.value)
 

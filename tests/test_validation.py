@@ -43,7 +43,11 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ),
     ("lyra email not str", lambda s: s.lyra.meetings.create("T", attendees=[1]), "attendees[0]"),  # type: ignore[list-item]
     ("lyra attendees int", lambda s: s.lyra.meetings.create("T", attendees=5), "attendees"),  # type: ignore[arg-type]
-    ("mavera http link", lambda s: s.mavera.meetings.create("http://zoom.us/j/1"), "meeting_url"),
+    (
+        "mavera http link",
+        lambda s: s.mavera.meetings.create("http://zoom.us/j/85000001"),
+        "meeting_url",
+    ),
     (
         "mavera look-alike host",
         lambda s: s.mavera.meetings.create("https://zoom.us.evil.example/j/1"),
@@ -237,9 +241,9 @@ GOOD_LINKS = [
     ("https://acme.webex.com/acme/j.php?MTID=m0123456789abcdef", "webex"),
     ("<https://zoom.us/j/123456789>", "zoom"),
     ("https://zoom.us/j/123456789.", "zoom"),
-    ("https%3A%2F%2Fzoom.us%2Fj%2F123", "zoom"),
+    ("https%3A%2F%2Fzoom.us%2Fj%2F123456789", "zoom"),
     ("https%253A%252F%252Fmeet.google.com%252Fabc-defg-hij", "google_meet"),
-    ("HTTPS://ZOOM.US/j/1", "zoom"),
+    ("HTTPS://ZOOM.US/j/123456789", "zoom"),
 ]
 
 
@@ -253,7 +257,7 @@ def test_links_accepted(link: str, platform: str) -> None:
 
 BAD_LINKS = [
     "https://zoom.us.evil.example/j/1",
-    "https://evilzoom.us/j/1",
+    "https://evilzoom.us/j/85000001",
     "https://meet.google.com.evil.example/abc-defg-hij",
     "https://notmeet.google.com/abc-defg-hij",
     "https://teams.microsoft.com.evil.example/l/meetup-join/x",
@@ -266,10 +270,10 @@ BAD_LINKS = [
     "https://meet.google.com/",
     "http://meet.google.com/abc-defg-hij",
     "javascript:alert(1)",
-    "https://user:pw@zoom.us/j/1",
-    "https://zoom.us/j/1?redirect=https://evil.example",
-    "https://zoom.us/j/1 2",
-    "zoom.us/j/123",
+    "https://user:pw@zoom.us/j/85000001",
+    "https://zoom.us/j/85000001?redirect=https://evil.example",
+    "https://zoom.us/j/85000001 2",
+    "zoom.us/j/8500000123",
     "https://zoom.us:99999/j/1",
     "",
 ]

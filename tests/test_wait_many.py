@@ -35,7 +35,7 @@ async def _create(s: lm.AsyncSession, links: list[str]) -> list[str]:
 async def test_thousand_bots_to_their_outcomes(fake: FakeServer) -> None:
     """1,000 bots, mixed fates: each ends in its true outcome, with far fewer requests
     than bots x status changes, and no status ever reported backwards."""
-    links = [f"https://zoom.us/j/{i}" for i in range(1000)]
+    links = [f"https://zoom.us/j/8500000{i}" for i in range(1000)]
     for i, link in enumerate(links):
         if i % 10 == 1:
             fake.script(link, fatal_at="in_call_recording")
@@ -77,9 +77,9 @@ async def test_thousand_bots_to_their_outcomes(fake: FakeServer) -> None:
 
 async def test_deadline_marks_the_unfinished(fake: FakeServer) -> None:
     """At the deadline, unfinished bots get WaitTimeoutError with their last status."""
-    fake.script("https://zoom.us/j/stuck", stuck_in_waiting_room=True)
+    fake.script("https://zoom.us/j/850099001", stuck_in_waiting_room=True)
     async with fake.session() as s:
-        ids = await _create(s, ["https://zoom.us/j/stuck", "https://zoom.us/j/fine"])
+        ids = await _create(s, ["https://zoom.us/j/850099001", "https://zoom.us/j/850099002"])
         async with asyncio.timeout(10):
             results = await s.mavera.meetings.wait_many(ids, timeout=1.0, poll=POLICY)
     stuck, fine = results[ids[0]], results[ids[1]]
@@ -91,7 +91,7 @@ async def test_deadline_marks_the_unfinished(fake: FakeServer) -> None:
 async def test_errors_per_bot(fake: FakeServer) -> None:
     """An unknown id ends in NotFoundError without disturbing the others."""
     async with fake.session() as s:
-        ids = await _create(s, ["https://zoom.us/j/1"])
+        ids = await _create(s, ["https://zoom.us/j/85000001"])
         results = await s.mavera.meetings.wait_many([*ids, "meeting_missing"], poll=POLICY)
     assert isinstance(results["meeting_missing"], lm.NotFoundError)
     assert isinstance(results[ids[0]], Meeting)
@@ -100,7 +100,7 @@ async def test_errors_per_bot(fake: FakeServer) -> None:
 async def test_cancel_mid_run_leaves_nothing(fake: FakeServer) -> None:
     """Cancelling wait_many stops every worker and request; the session serves on."""
     async with fake.session() as s:
-        ids = await _create(s, [f"https://zoom.us/j/{i}" for i in range(200)])
+        ids = await _create(s, [f"https://zoom.us/j/8500000{i}" for i in range(200)])
         task = asyncio.create_task(s.mavera.meetings.wait_many(ids, poll=POLICY, concurrency=20))
         await asyncio.sleep(0.15)
         task.cancel()
@@ -114,7 +114,7 @@ async def test_cancel_mid_run_leaves_nothing(fake: FakeServer) -> None:
 async def test_duplicates_and_empty() -> None:
     """Repeated ids are followed once; no ids return an empty dict; bad ids are refused."""
     async with FakeServer(rpm=None, time_scale=1e6) as fake, fake.session() as s:
-        (bot,) = await _create(s, ["https://zoom.us/j/1"])
+        (bot,) = await _create(s, ["https://zoom.us/j/85000001"])
         results = await s.mavera.meetings.wait_many([bot, bot])
         assert list(results) == [bot]
         assert await s.mavera.meetings.wait_many([]) == {}

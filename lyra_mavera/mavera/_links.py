@@ -20,6 +20,8 @@ _TEAMS_HOSTS = frozenset(
     {"teams.microsoft.com", "teams.live.com", "gov.teams.microsoft.us", "dod.teams.microsoft.us"}
 )
 _EMBEDDED_URL = re.compile(r"(?i)(?:https?:|%3a%2f%2f|//[a-z0-9-]+\.[a-z])")
+#: Zoom meeting numbers run 9 to 11 digits; a little wider, so no real link is refused.
+_ZOOM_JOIN = re.compile(r"(?i)^/j/\d{8,13}/?$")
 #: Generous, but a link is not a document.
 MAX_LINK_LENGTH = 4_096
 
@@ -96,6 +98,12 @@ def check_meeting_url(param: str, value: object) -> tuple[str, str]:
             param,
             "is a Zoom start link (/s/...), which grants host rights; pass the join link "
             "(/j/...) instead",
+        )
+    if platform == "zoom" and re.match(r"(?i)^/j(/|$)", path) and not _ZOOM_JOIN.match(path):
+        raise ValidationError(
+            param,
+            "is not a Zoom join link: /j/ must be followed by the meeting's number "
+            "(e.g. https://zoom.us/j/85012345678)",
         )
     if platform == "google_meet":
         if re.match(r"(?i)^/(lookup/|new/?$)", path):

@@ -6,7 +6,7 @@
 
     async with FakeServer(time_scale=100) as fake:
         async with fake.session() as s:
-            bot = await s.mavera.meetings.create("https://zoom.us/j/123")
+            bot = await s.mavera.meetings.create("https://zoom.us/j/8500000123")
 
 ``set_testing(True)`` (or ``with set_testing(True):``) turns every retry and polling wait
 into zero, so a test suite never sleeps.

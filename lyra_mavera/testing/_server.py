@@ -85,7 +85,7 @@ class FakeServer:
 
         async with FakeServer(time_scale=100) as fake:
             async with fake.session() as s:
-                bot = await s.mavera.meetings.create("https://zoom.us/j/1")
+                bot = await s.mavera.meetings.create("https://zoom.us/j/85000001")
 
     ``rpm`` is each Mavera key's limit per ``window`` seconds (60 per minute, Mavera's
     Starter tier, by default; ``None`` for no limit); ``lyra_rpm`` the same for Lyra
