@@ -331,6 +331,7 @@ class RawServer:
         self.handshakes_failed = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
 
     async def __aenter__(self) -> RawServer:
@@ -344,6 +345,10 @@ class RawServer:
             server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
+            # Let every connection's handler end by itself (its socket is gone): a handler
+            # cancelled later by the loop's shutdown is logged as an error by asyncio.
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=2)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await server.wait_closed()
@@ -354,6 +359,9 @@ class RawServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepts += 1
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             if self._tls is not None:
                 try:
@@ -367,6 +375,8 @@ class RawServer:
             pass
         finally:
             self._writers.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
             writer.transport.abort()
 
 
