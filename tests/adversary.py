@@ -6,8 +6,10 @@ one thing a real server, proxy or network may do wrong.
   included) and the TCP peers it saw.
 - :class:`MiniMavera`: just enough of Mavera's ``/meetings`` to exercise bulk-create
   reconciliation, with knobs for list order, clock skew, link echo and dropped creates.
-- :class:`RawServer`: ``asyncio.start_server`` for byte-level control (TLS, endless
-  bodies, silence); counts accepted TCP connections.
+- :class:`RawServer`: ``asyncio.start_server`` for byte-level control (endless bodies,
+  silence); counts accepted TCP connections.
+- :class:`TlsServer`: an https server with a given certificate; counts TCP accepts
+  before the handshake, so a client that gives up on the certificate is counted too.
 - :func:`full_backlog_port`: a listening socket whose accept queue is full, so a
   connect never completes (a deterministic connect timeout on Linux loopback).
 - :func:`self_signed_cert`: a throw-away certificate for ``127.0.0.1``.
@@ -40,6 +42,7 @@ __all__ = [
     "MiniMavera",
     "RawServer",
     "Seen",
+    "TlsServer",
     "full_backlog_port",
     "http_response",
     "iso",
@@ -317,18 +320,11 @@ ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Await
 
 class RawServer:
     """``asyncio.start_server`` on 127.0.0.1; :attr:`accepts` counts TCP connections.
+    ``handle`` serves each connection; its errors end only that connection."""
 
-    With ``tls`` (an ``ssl.SSLContext``), each connection is upgraded with
-    ``start_tls`` after it is counted; :attr:`handshakes_failed` counts the upgrades a
-    client aborted (a client that refuses the certificate). ``handle`` then serves the
-    connection; its errors end only that connection.
-    """
-
-    def __init__(self, handle: ConnectionHandler, *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, handle: ConnectionHandler) -> None:
         self._handle = handle
-        self._tls = tls
         self.accepts = 0
-        self.handshakes_failed = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -363,13 +359,6 @@ class RawServer:
         if task is not None:
             self._tasks.add(task)
         try:
-            if self._tls is not None:
-                try:
-                    async with asyncio.timeout(5):
-                        await writer.start_tls(self._tls)
-                except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
-                    self.handshakes_failed += 1
-                    return
             await self._handle(reader, writer)
         except (OSError, asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -386,6 +375,79 @@ async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         pass
 
 
+class TlsServer:
+    """An https server on 127.0.0.1 with the given server ``context`` that answers each
+    request with ``answer(request_head)`` (a JSON body, status 200).
+
+    :attr:`accepts` counts TCP connections as they are accepted, before any TLS
+    handshake (a client that refuses the certificate still counts once per connection
+    it opens); :attr:`served` counts requests answered.
+    """
+
+    def __init__(self, context: ssl.SSLContext, answer: Callable[[bytes], bytes]) -> None:
+        self._context = context
+        self._answer = answer
+        self.accepts = 0
+        self.served = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> TlsServer:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._accepted, "127.0.0.1", 0, ssl=self._context, ssl_handshake_timeout=5
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await server.wait_closed()
+
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}{PREFIX}"
+
+    def _accepted(self) -> asyncio.Protocol:
+        # asyncio calls the protocol factory once per accepted socket, before the
+        # TLS handshake starts.
+        self.accepts += 1
+        return _OneAnswer(self)
+
+
+class _OneAnswer(asyncio.Protocol):
+    """Reads one HTTP/1.1 request (head and Content-Length body), answers, closes."""
+
+    def __init__(self, server: TlsServer) -> None:
+        self._server = server
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        head, found, body = self._buffer.partition(b"\r\n\r\n")
+        if not found or self._transport is None:
+            return
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if len(body) < length:
+            return
+        self._server.served += 1
+        self._transport.write(http_response(200, self._server._answer(head)))
+        self._transport.close()
+        self._transport = None
+
+
 @contextlib.contextmanager
 def full_backlog_port() -> Iterator[int]:
     """A port on 127.0.0.1 that accepts no more connections: its listener never calls
@@ -399,7 +461,7 @@ def full_backlog_port() -> Iterator[int]:
     try:
         for _ in range(8):
             filler = socket.socket()
-            filler.settimeout(0.3)
+            filler.settimeout(1.0)  # generous: only a dropped SYN takes this long
             fillers.append(filler)
             try:
                 filler.connect(("127.0.0.1", port))

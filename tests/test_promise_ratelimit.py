@@ -30,7 +30,7 @@ from tests.adversary import Adversary, meeting_json
 from tests.conftest import LYRA_KEY, MAVERA_KEY
 
 #: Long enough for anything that should be prompt on a loaded 2-core machine.
-GUARD = 10.0
+GUARD = 5.0
 MB = 1024 * 1024
 
 

@@ -145,7 +145,7 @@ def failing_with(status: int, retry_after: str) -> Callable[..., Any]:
     return handler
 
 
-@pytest.mark.parametrize("retry_after", ODD_RETRY_AFTER)
+@pytest.mark.parametrize("retry_after", [*ODD_RETRY_AFTER, "1e308"])
 async def test_odd_retry_after_on_a_503_ends_in_server_error(retry_after: str) -> None:
     """A 503 whose Retry-After is negative, NaN, infinite, huge or not a number is
     retried within the policy and ends in ServerError."""
