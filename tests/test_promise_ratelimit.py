@@ -246,6 +246,38 @@ async def test_a_deadline_bounds_real_waits_too(real_waits: None) -> None:
     assert 1 <= adversary.count() <= 5
 
 
+async def test_a_deadline_bounds_backoff_after_dropped_connections() -> None:
+    """deadline=3 also bounds the backoff between retries of a GET whose connection the
+    server keeps dropping: APITimeoutError after a few attempts, not attempts=100."""
+
+    async def drop_everything(request: web.Request, adversary: Adversary) -> web.StreamResponse:
+        if len(adversary.requests) > 200:  # a circuit breaker: keep a failing test short
+            return ok_answer(request)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=500)
+
+    async with (
+        Adversary(drop_everything) as adversary,
+        session_for(adversary, retry=lm.RetryPolicy(attempts=100), deadline=3) as s,
+        asyncio.timeout(GUARD),
+    ):
+        with pytest.raises(lm.APITimeoutError, match="deadline"):
+            await s.mavera.meetings.get("mtg_1")
+    assert 1 <= adversary.count() <= 5
+
+
+@pytest.mark.parametrize("deadline", [0, -1, math.nan, "3", True])
+async def test_a_nonsense_deadline_is_refused(deadline: object) -> None:
+    """A deadline that is not a positive number of seconds is refused up front, on the
+    session and on with_options, like a bad timeout."""
+    with pytest.raises((lm.ConfigurationError, lm.ValidationError)):
+        lm.AsyncSession(mavera_api_key=MAVERA_KEY, deadline=deadline)
+    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY) as s:
+        with pytest.raises((lm.ConfigurationError, lm.ValidationError)):
+            s.with_options(deadline=deadline)
+
+
 @pytest.mark.parametrize("where", ["session", "with_options"])
 async def test_a_limiter_wait_longer_than_the_deadline_left_raises_at_once(
     real_waits: None, where: str
