@@ -12,7 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,57 +68,88 @@ async def redis(redis_port: int) -> AsyncIterator[ArqRedis]:
     await pool.aclose()
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.arq_worker"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=os.path.dirname(os.path.dirname(__file__)),
-    )
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.arq_worker"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=os.path.dirname(os.path.dirname(__file__)),
+        )
 
 
-async def test_fleet_follows_bots_and_survives_a_killed_worker(
-    redis: ArqRedis, redis_port: int
+#: Only a guard against hangs: the fleet tests end on counts (every bot reported, the
+#: queue drained), never on a deadline that a loaded machine could miss.
+HANG_GUARD = 300.0
+BOTS = 200
+
+
+class Fleet:
+    """What a fleet run left behind: every hook call, the server's truth per bot."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.finals: list[list[Any]] = []
+        self.truth: dict[str, str] = {}
+        self.stuck: set[str] = set()
+        self.killed_pid: int | None = None
+        self.killed_at: int | None = None
+        self.frozen_job: str | None = None
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.faults: collections.Counter[str] = collections.Counter()
+
+
+async def _until(
+    what: str, done: Callable[[], Awaitable[bool]], fleet: Fleet, logs: list[Path]
 ) -> None:
-    """200 bots, 3 workers, one killed mid-run: every bot reaches its true outcome, each
-    terminal hook fires exactly once, and the fleet stays within the key's limit."""
-    async with FakeServer(rpm=100, window=2.0, time_scale=SCALE, seed=1) as fake:
-        expected = {}
-        creator = fake.add_key(
-            "mavera", rpm=None
-        )  # creating bots does not spend the fleet's budget
+    while not await done():
+        if time.monotonic() - fleet.started > HANG_GUARD:
+            reported = len({f[0] for f in fleet.finals})
+            tails = "\n".join(log.read_text(errors="replace")[-2000:] for log in logs)
+            pytest.fail(f"hung waiting for {what} ({reported}/{BOTS} bots reported)\n{tails}")
+        await asyncio.sleep(0.05)
+
+
+async def _run_fleet(
+    redis: ArqRedis,
+    redis_port: int,
+    tmp_path: Path,
+    *,
+    seed: int,
+    stale_rate: float = 0.0,
+    kill_after: int | None = None,
+) -> Fleet:
+    """200 bots (one in ten goes fatal, one in ten is stuck in the waiting room forever)
+    followed by 3 real workers until every bot is reported and no job is left. With
+    ``kill_after``, worker 0 is SIGKILLed while it holds a follow job, once that many
+    bots are reported."""
+    fleet = Fleet()
+    async with FakeServer(rpm=100, window=2.0, time_scale=SCALE, seed=seed) as fake:
+        creator = fake.add_key("mavera", rpm=None)  # creating bots spends no fleet budget
         async with fake.session(mavera_api_key=creator) as s:
-            for i in range(200):
+            for i in range(BOTS):
                 link = f"https://zoom.us/j/{i}"
                 if i % 10 == 1:
                     fake.script(link, fatal_at="in_waiting_room")
                 elif i % 10 == 2:
                     fake.script(link, stuck_in_waiting_room=True)
             created = await s.mavera.meetings.create_many(
-                [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(200)], concurrency=50
+                [lm.mavera.BotRequest(f"https://zoom.us/j/{i}") for i in range(BOTS)],
+                concurrency=50,
             )
         fleet_key = fake.add_key("mavera", rpm=100, window=2.0)
         ids = []
         for i, result in enumerate(created):
             assert result.value is not None
             ids.append(result.value.id)
-            expected[result.value.id] = {1: ("failed", "fatal"), 2: ("timeout", None)}.get(
-                i % 10, ("done", "done")
-            )
+            if i % 10 == 2:
+                fleet.stuck.add(result.value.id)
         # The fleet key must own the bots: give them to it (the fake scopes bots by key).
         for bot in fake.bots:
             bot.key = fleet_key
-        deadline = time.time() + 20.0  # the stuck bots end in "timeout" here
-        for meeting_id in ids:
-            assert await follow(
-                redis,
-                meeting_id,
-                deadline=deadline,
-                hook="record_final",
-                poll=lm.PollPolicy(time_scale=SCALE),
-            )
-        assert not await follow(redis, ids[0], hook="record_final")  # already followed
+        if stale_rate:
+            fake.inject("stale", stale_rate, route="GET /meetings/{id}")
         env = {
             "MAVERA_API_KEY": fleet_key,
             "MAVERA_BASE_URL": fake.mavera_base_url,
@@ -125,20 +158,48 @@ async def test_fleet_follows_bots_and_survives_a_killed_worker(
             "LM_RPM": "100",
             "LM_WINDOW": "2.0",
         }
-        workers = [_start_worker(env) for _ in range(3)]
-        killed_at = None
-        try:
-            finals: list[list[object]] = []
-            for _ in range(1200):
-                await asyncio.sleep(0.05)
-                finals = [json.loads(x) for x in await redis.lrange("test:finals", 0, -1)]
-                if killed_at is None and len(finals) >= 20:
+        logs = [tmp_path / f"worker{n}.log" for n in range(3)]
+        freeze = {"LM_FREEZE_AFTER": str(kill_after)} if kill_after is not None else {}
+        workers = [_start_worker({**env, **freeze}, logs[0])]
+        workers += [_start_worker(env, log) for log in logs[1:]]
+
+        async def finals() -> list[list[Any]]:
+            return [json.loads(x) for x in await redis.lrange("test:finals", 0, -1)]
+
+        async def all_ready() -> bool:
+            return int(await redis.llen("test:ready")) >= len(workers)
+
+        async def all_reported() -> bool:
+            fleet.finals = await finals()
+            if kill_after is not None and fleet.killed_at is None:
+                frozen = await redis.get("test:frozen")
+                if frozen is not None:  # worker 0 holds a follow job: kill it now
                     workers[0].send_signal(signal.SIGKILL)  # no polite shutdown
-                    killed_at = len(finals)
-                if len(finals) >= 200:
-                    break
-            await asyncio.sleep(0.5)  # anything doubled would show up now
-            finals = [json.loads(x) for x in await redis.lrange("test:finals", 0, -1)]
+                    fleet.killed_pid, fleet.killed_at = workers[0].pid, len(fleet.finals)
+                    fleet.frozen_job = frozen.decode()
+            return len({f[0] for f in fleet.finals}) >= BOTS
+
+        async def drained() -> bool:
+            return int(await redis.zcard("arq:queue")) == 0
+
+        try:
+            await _until("the workers to start", all_ready, fleet, logs)
+            for meeting_id in ids:
+                # Only the stuck bots get a deadline, so their outcome is "timeout" and
+                # every other bot's is its real one, however slow the machine.
+                assert await follow(
+                    redis,
+                    meeting_id,
+                    deadline=time.time() + 5.0 if meeting_id in fleet.stuck else None,
+                    hook="record_final",
+                    poll=lm.PollPolicy(time_scale=SCALE),
+                )
+            assert not await follow(redis, ids[0], hook="record_final")  # already followed
+            await _until("every bot's final hook", all_reported, fleet, logs)
+            # No job left (a killed worker's jobs run again once their mark expires):
+            # whatever ran twice has shown up by now.
+            await _until("the queue to drain", drained, fleet, logs)
+            fleet.finals = await finals()
         finally:
             for worker in workers:
                 if worker.poll() is None:
@@ -148,27 +209,52 @@ async def test_fleet_follows_bots_and_survives_a_killed_worker(
                     worker.wait(15)
                 except subprocess.TimeoutExpired:
                     worker.kill()
-    per_bot = collections.Counter(f[0] for f in finals)
-    outcomes = collections.Counter(f[1] for f in finals)
+                    worker.wait()
+        now = fake.clock.now()
+        fleet.truth = {bot.id: bot.status(now) for bot in fake.bots}
+        fleet.counters = fake.counters.copy()
+        fleet.faults = fake.faults.counts.copy()
+    outcomes = collections.Counter(f[1] for f in fleet.finals)
     print(
-        f"\narq fleet: 200 bots, 3 workers (one SIGKILLed after {killed_at} finals), outcomes {dict(outcomes)}, requests {fake.counters['GET /meetings/{id}']}, 429s {fake.counters['rate_limited']}"
+        f"\narq fleet: {BOTS} bots, 3 workers (killed one after {fleet.killed_at} finals), "
+        f"stale answers {fleet.faults['stale']}, outcomes {dict(outcomes)}, "
+        f"requests {fleet.counters['GET /meetings/{id}']}, "
+        f"429s {fleet.counters['rate_limited']}, {time.monotonic() - fleet.started:.1f}s"
     )
-    assert killed_at is not None
-    assert len(per_bot) == 200
+    return fleet
+
+
+def _assert_true_outcomes(fleet: Fleet) -> None:
+    """Each hook call reports what the server says: done, fatal, or (the stuck bots)
+    the deadline."""
+    assert {f[0] for f in fleet.finals} == set(fleet.truth)
+    for meeting_id, outcome, status, _ in fleet.finals:
+        truth = fleet.truth[meeting_id]
+        if meeting_id in fleet.stuck:
+            assert (outcome, status, truth) == ("timeout", None, "in_waiting_room")
+        else:
+            want = {"done": "done", "fatal": "failed"}[truth]
+            assert (outcome, status) == (want, truth), meeting_id
+
+
+async def test_fleet_follows_bots_and_survives_a_killed_worker(
+    redis: ArqRedis, redis_port: int, tmp_path: Path
+) -> None:
+    """200 bots, 3 workers, one killed mid-run: every bot reaches its true outcome, each
+    terminal hook fires exactly once, and the fleet stays within the key's limit."""
+    fleet = await _run_fleet(redis, redis_port, tmp_path, seed=1, kill_after=20)
+    assert fleet.killed_at is not None
+    assert fleet.frozen_job is not None  # the killed worker held this job: arq ran it again
+    _assert_true_outcomes(fleet)
     # Exactly once, but for a hook that was running on the worker we killed: arq runs
     # that job again elsewhere (no queue can tell "died before" from "died after").
-    killed_pid = workers[0].pid
+    per_bot = collections.Counter(f[0] for f in fleet.finals)
     for meeting_id, count in per_bot.items():
         if count > 1:
-            pids = [f[3] for f in finals if f[0] == meeting_id]
-            assert count == 2 and killed_pid in pids, (meeting_id, pids)
-    for meeting_id, outcome, status, _ in finals:
-        want_outcome, want_status = expected[meeting_id]  # type: ignore[index]
-        assert outcome == want_outcome, (meeting_id, outcome)
-        if want_status is not None:
-            assert status == want_status
-    assert fake.counters["rate_limited"] == 0
-    assert len({f[3] for f in finals}) >= 2  # more than one worker did the work
+            pids = [f[3] for f in fleet.finals if f[0] == meeting_id]
+            assert count == 2 and fleet.killed_pid in pids, (meeting_id, pids)
+    assert fleet.counters["rate_limited"] == 0
+    assert len({f[3] for f in fleet.finals}) >= 2  # more than one worker did the work
 
 
 async def test_status_never_moves_backwards_across_workers(redis: ArqRedis) -> None:
