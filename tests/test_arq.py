@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import functools
 import json
 import os
 import shutil
@@ -22,9 +24,15 @@ pytest.importorskip("arq")
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.jobs import Job, JobDef
 
 import lyra_mavera as lm
-from lyra_mavera.contrib.arq import follow
+from lyra_mavera.contrib.arq import (
+    FINAL_HOOK_ID,
+    follow,
+    follow_bot,
+    worker_settings,
+)
 from lyra_mavera.testing import FakeServer
 
 SCALE = 40.0
@@ -257,28 +265,136 @@ async def test_fleet_follows_bots_and_survives_a_killed_worker(
     assert len({f[3] for f in fleet.finals}) >= 2  # more than one worker did the work
 
 
-async def test_status_never_moves_backwards_across_workers(redis: ArqRedis) -> None:
-    """Jobs from two 'workers' sharing Redis state: a lagging replica's older status is
-    ignored, and a follow-up is enqueued under the next generation's id."""
-    from lyra_mavera.contrib.arq import _OBSERVE, follow_bot
+async def test_fleet_loses_no_bot_to_stale_answers(
+    redis: ArqRedis, redis_port: int, tmp_path: Path
+) -> None:
+    """With a quarter of the answers coming from a lagging replica, every bot is still
+    followed to its true outcome and its hook runs exactly once."""
+    fleet = await _run_fleet(redis, redis_port, tmp_path, seed=7, stale_rate=0.25)
+    assert fleet.faults["stale"] >= 40  # about a quarter of some 300 answers
+    _assert_true_outcomes(fleet)
+    assert collections.Counter(f[0] for f in fleet.finals) == dict.fromkeys(fleet.truth, 1)
+    assert fleet.counters["rate_limited"] == 0
 
-    async with FakeServer(rpm=None, time_scale=1e-6) as fake, fake.session() as s:
+
+# -- one job at a time, run by hand as arq would run it --------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _job_context(
+    redis: ArqRedis, session_factory: Callable[[], lm.AsyncSession], **options: Any
+) -> AsyncIterator[dict[str, Any]]:
+    """The context a worker built by ``worker_settings(**options)`` hands its jobs."""
+    settings = worker_settings(session_factory=session_factory, **options)
+    ctx: dict[str, Any] = {"redis": redis}
+    await settings["on_startup"](ctx)
+    try:
+        yield ctx
+    finally:
+        await settings["on_shutdown"](ctx)
+
+
+async def _queued(redis: ArqRedis, meeting_id: str, generation: int) -> JobDef | None:
+    """The follow job of ``generation`` for the bot, if one was enqueued."""
+    info: JobDef | None = await Job(f"lyra-mavera:follow:{meeting_id}:{generation}", redis).info()
+    return info
+
+
+def _deferred_by(job: JobDef) -> float:
+    assert job.score is not None
+    return float(job.score / 1000 - job.enqueue_time.timestamp())
+
+
+async def _run(ctx: dict[str, Any], job: JobDef) -> str:
+    assert job.function == "follow_bot"
+    result: str = await follow_bot(ctx, *job.args, **job.kwargs)
+    return result
+
+
+async def _new_bot(fake: FakeServer) -> str:
+    async with fake.session() as s:
         bot = await s.mavera.meetings.create("https://zoom.us/j/42")
-        ctx = {
-            "lyra_mavera_session": s,
-            "redis": redis,
-            "lyra_mavera_observe": redis.register_script(_OBSERVE),
-        }
-        fake.clock.advance(10)  # in_waiting_room (6..16 s in the default script)
-        assert await follow_bot(ctx, bot.id, generation=0) == "pending:in_waiting_room"
-        fake.inject("stale", route="GET /meetings/{id}", times=1)  # answers joining_call
-        assert await follow_bot(ctx, bot.id, generation=1) == "stale"
-        state = await redis.hgetall(f"lyra-mavera:bot:{bot.id}")
-        assert state[b"status"] == b"in_waiting_room"
-        assert await redis.exists(f"arq:job:lyra-mavera:follow:{bot.id}:1")
-        fake.clock.advance(1000)
-        assert await follow_bot(ctx, bot.id, generation=2, hook="record_final") == "done"
-        assert await redis.exists(f"arq:job:lyra-mavera:final:{bot.id}")
+    return bot.id
+
+
+@pytest.mark.usefixtures("real_waits")
+async def test_stale_answer_keeps_following_at_the_cadence_on_record(redis: ArqRedis) -> None:
+    """A job whose answer is older than the status on record records nothing and
+    enqueues its successor at the cadence of the status on record."""
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake:
+        meeting_id = await _new_bot(fake)
+        async with _job_context(redis, fake.session) as ctx:
+            fake.clock.advance(10)  # in_waiting_room (6..16 s in the default script)
+            assert await follow_bot(ctx, meeting_id) == "pending:in_waiting_room"
+            fake.inject("stale", route="GET /meetings/{id}", times=1)  # answers joining_call
+            job = await _queued(redis, meeting_id, 1)
+            assert job is not None
+            assert await _run(ctx, job) == "stale:in_waiting_room"
+            state = await redis.hgetall(f"lyra-mavera:bot:{meeting_id}")
+            assert state[b"status"] == b"in_waiting_room"
+            successor = await _queued(redis, meeting_id, 2)
+            assert successor is not None, "a stale answer ended the chain"
+            assert successor.kwargs["errors"] == 0
+            assert 4.5 - 0.01 <= _deferred_by(successor) <= 5.5  # in_waiting_room: 5 s +-10%
+            fake.clock.advance(1000)
+            assert await _run(ctx, successor) == "done"
+
+
+@pytest.mark.usefixtures("real_waits")
+async def test_failed_polls_back_off_longer_with_each_failure_in_a_row(redis: ArqRedis) -> None:
+    """Each failed poll in a row defers the successor longer (the count travels in the
+    job's arguments), and the first good answer resets it."""
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake:
+        meeting_id = await _new_bot(fake)
+        fake.inject("status", status=503, route="GET /meetings/{id}", times=3)
+        one_try = functools.partial(fake.session, retry=lm.RetryPolicy(attempts=1))
+        async with _job_context(redis, one_try) as ctx:
+            results = [await follow_bot(ctx, meeting_id)]
+            seen = []
+            for generation in range(1, 5):
+                job = await _queued(redis, meeting_id, generation)
+                assert job is not None
+                seen.append((job.kwargs["errors"], _deferred_by(job)))
+                if generation < 4:
+                    results.append(await _run(ctx, job))
+    assert results == ["retry", "retry", "retry", "pending:pending"]
+    assert [errors for errors, _ in seen] == [1, 2, 3, 0]
+    # PollPolicy().error_delay: 2 s doubling per failure, plus up to 0.2 s of jitter.
+    for errors, delay in seen[:3]:
+        assert 2.0**errors - 0.01 <= delay <= 2.0**errors + 0.21, seen
+    assert 9.0 - 0.01 <= seen[3][1] <= 11.0  # back to the pending cadence: 10 s +-10%
+
+
+async def test_max_errors_failed_polls_in_a_row_end_the_bot_once(redis: ArqRedis) -> None:
+    """``PollPolicy.max_errors`` failed polls in a row end the bot with outcome
+    ``error``: the hook runs once and no successor follows."""
+    calls: list[tuple[str, str]] = []
+
+    async def on_final(meeting_id: str, meeting: lm.mavera.Meeting | None, outcome: str) -> None:
+        calls.append((meeting_id, outcome))
+
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake:
+        meeting_id = await _new_bot(fake)
+        fake.inject("status", status=503, route="GET /meetings/{id}")
+        one_try = functools.partial(fake.session, retry=lm.RetryPolicy(attempts=1))
+        async with _job_context(
+            redis, one_try, poll=lm.PollPolicy(max_errors=3), on_final=on_final
+        ) as ctx:
+            results = [await follow_bot(ctx, meeting_id, hook="record_final")]
+            for generation in (1, 2):
+                job = await _queued(redis, meeting_id, generation)
+                assert job is not None
+                results.append(await _run(ctx, job))
+            assert results == ["retry", "retry", "error"]
+            assert await _queued(redis, meeting_id, 3) is None
+            # The same job run again (its worker died after finishing): still once.
+            assert job is not None
+            assert await _run(ctx, job) == "error"
+            assert await _queued(redis, meeting_id, 3) is None
+        hook = await Job(FINAL_HOOK_ID.format(meeting_id=meeting_id), redis).info()
+    assert calls == [(meeting_id, "error")]
+    assert hook is not None
+    assert (hook.function, hook.args) == ("record_final", (meeting_id, None, "error"))
 
 
 async def test_follow_defers_until_join_at(redis: ArqRedis) -> None:

@@ -1,21 +1,27 @@
 """Following Mavera bots from a fleet of arq workers (``pip install 'lyra-mavera[arq]'``).
 
 Each bot is followed by a chain of short jobs: :func:`follow_bot` asks for the bot's
-status once and either finishes (terminal status, or the deadline passed) or enqueues
-its successor after the :class:`~lyra_mavera.PollPolicy` cadence for that status. No job
-sleeps in a loop, so a worker that dies costs at most one job timeout: arq hands the job
-to another worker once its in-progress mark expires.
+status once and then does exactly one of two things, whatever the answer: it finishes
+the bot (terminal status, deadline passed, a permanent error, or
+``PollPolicy.max_errors`` failed polls in a row) or it enqueues its successor -- after
+the :class:`~lyra_mavera.PollPolicy` cadence for the status on record, or after a
+backoff that grows with the number of failed polls in a row. No job sleeps in a loop,
+so a worker that dies costs at most one job timeout: arq hands the job to another
+worker once its in-progress mark expires.
 
 arq traps handled here:
 
 - A running job cannot re-enqueue itself under its own id, and a finished job's id stays
   taken while its result is kept: successors get generation-suffixed ids
   (``lyra-mavera:follow:<id>:<n>``).
-- The real deadline travels in the job's arguments, not in arq's retry count.
+- The real deadline and the count of failed polls in a row travel in the job's
+  arguments, not in arq's retry count.
 
 Per-bot state lives in Redis (``lyra-mavera:bot:<id>``: best status rank, status, when it
 was seen), updated atomically, so a job that runs twice is harmless and the status never
-moves backwards across workers. The terminal hook runs once per bot even when workers
+moves backwards across workers: an answer ranked below the status on record (a lagging
+replica) is not recorded, and the bot is followed on at the cadence of the status on
+record. The terminal hook runs once per bot even when workers
 race: an arq function hook is enqueued under the deterministic id
 ``lyra-mavera:final:<id>`` (arq refuses a second job with that id while the first or its
 result exists). One case no queue can settle: a worker killed *while running the hook
@@ -44,7 +50,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
 from arq.connections import ArqRedis
+from arq.worker import Retry
+from redis.exceptions import RedisError
 
 from .. import _retry
 from .._convert import converter
@@ -191,6 +200,24 @@ async def follow(
     return job is not None
 
 
+@attrs.frozen
+class _Finish:
+    """End the bot: the hook gets ``outcome`` (and ``meeting``, when there is one)."""
+
+    outcome: str
+    meeting: Meeting | None = None
+
+
+@attrs.frozen
+class _Again:
+    """Enqueue the successor ``delay`` seconds from now; the job returns ``label``."""
+
+    label: str
+    delay: float
+    unchanged: int
+    errors: int
+
+
 async def follow_bot(
     ctx: dict[str, Any],
     meeting_id: str,
@@ -199,49 +226,67 @@ async def follow_bot(
     hook: str | None = None,
     generation: int = 0,
     unchanged: int = 0,
+    errors: int = 0,
 ) -> str:
-    """The arq job: one status request, then finish or enqueue the next generation."""
-    session: AsyncSession = ctx["lyra_mavera_session"]
-    redis: ArqRedis = ctx["redis"]
+    """The arq job: one status request, then finish the bot or enqueue the next
+    generation -- exactly one of the two on every path (:func:`_decide` chooses,
+    :func:`_carry_out` does it). Returns the outcome (``done``, ``failed``, ``timeout``,
+    ``error``) or why it goes on (``pending:<status>``, ``stale:<status>``, ``retry``)."""
     policy: PollPolicy = ctx.get("lyra_mavera_poll") or PollPolicy()
-    coroutine_hook = ctx.get("lyra_mavera_hook")
-    state_key = f"{PREFIX}:bot:{meeting_id}"
+    try:
+        step = await _decide(ctx, policy, meeting_id, deadline, unchanged, errors)
+    except Exception:  # a bug or a Redis hiccup must not end the chain silently
+        logger.exception("mavera bot %s: following failed", meeting_id)
+        step = _after_failure(policy, meeting_id, unchanged, errors, None)
+    return await _carry_out(ctx, meeting_id, step, deadline, hook, generation)
+
+
+async def _decide(
+    ctx: dict[str, Any],
+    policy: PollPolicy,
+    meeting_id: str,
+    deadline: float | None,
+    unchanged: int,
+    errors: int,
+) -> _Finish | _Again:
     if deadline is not None and time.time() >= deadline:
-        await _finish(redis, meeting_id, None, "timeout", hook, coroutine_hook)
-        return "timeout"
+        return _Finish("timeout")
+    session: AsyncSession = ctx["lyra_mavera_session"]
     try:
         meeting = await session.mavera.meetings.get(meeting_id)
+    except TRANSIENT_ERRORS as exc:
+        return _after_failure(policy, meeting_id, unchanged, errors, exc)
     except LyraMaveraError as exc:
-        if not isinstance(exc, TRANSIENT_ERRORS):
-            await _finish(redis, meeting_id, None, "error", hook, coroutine_hook)
-            return "error"
-        logger.info("mavera bot %s: poll failed (%s); trying again", meeting_id, type(exc).__name__)
-        delay = policy.error_delay(1, random.random())
-        await _next(redis, meeting_id, delay, deadline, hook, generation, unchanged)
-        return "retry"
+        logger.info("mavera bot %s: poll failed for good (%s)", meeting_id, type(exc).__name__)
+        return _Finish("error")
+
+    state_key = f"{PREFIX}:bot:{meeting_id}"
     rank = STATUS_RANK.get(meeting.status, -1)
     changed, status, _ = await ctx["lyra_mavera_observe"](
         keys=[state_key], args=[rank, str(meeting.status), time.time(), _STATE_TTL]
     )
     status = status.decode() if isinstance(status, bytes) else str(status)
+    now = asyncio.get_running_loop().time()
     state = Follow(meeting_id, policy)
-    state.observe(meeting, asyncio.get_running_loop().time())
-    state.unchanged = 0 if changed else unchanged + 1
     if status != str(meeting.status):
-        return "stale"  # an older status than another worker already saw: ignore it
-    denied_for = await _denied_for(redis, state_key, status)
+        # An older status than another answer already on record (a lagging replica):
+        # record nothing, decide nothing, and poll again at the cadence of the status
+        # on record.
+        state.observe(attrs.evolve(meeting, status=status), now)
+        state.unchanged = unchanged
+        return _Again(f"stale:{status}", state.next_delay(now, random.random()), unchanged, 0)
+    state.observe(meeting, now)
+    state.unchanged = 0 if changed else unchanged + 1
+    denied_for = await _denied_for(ctx["redis"], state_key, status)
     if status == MeetingStatus.DONE:
-        await _finish(redis, meeting_id, meeting, "done", hook, coroutine_hook)
-        return "done"
+        return _Finish("done", meeting)
     if status in FAILURE_STATUSES or (
         status == MeetingStatus.RECORDING_PERMISSION_DENIED
         and denied_for >= policy.permission_denied_grace / policy.time_scale
     ):
-        await _finish(redis, meeting_id, meeting, "failed", hook, coroutine_hook)
-        return "failed"
-    delay = state.next_delay(asyncio.get_running_loop().time(), random.random())
-    await _next(redis, meeting_id, delay, deadline, hook, generation, state.unchanged)
-    return f"pending:{status}"
+        return _Finish("failed", meeting)
+    delay = state.next_delay(now, random.random())
+    return _Again(f"pending:{status}", delay, state.unchanged, 0)
 
 
 async def _denied_for(redis: ArqRedis, state_key: str, status: str) -> float:
@@ -249,6 +294,60 @@ async def _denied_for(redis: ArqRedis, state_key: str, status: str) -> float:
         return 0.0
     since: Any = await redis.hget(state_key, "changed_at")  # type: ignore[misc]  # redis-py's sync|async union
     return time.time() - float(since) if since else 0.0
+
+
+def _after_failure(
+    policy: PollPolicy,
+    meeting_id: str,
+    unchanged: int,
+    errors: int,
+    exc: BaseException | None,
+) -> _Finish | _Again:
+    """A failed poll: the ``max_errors``-th in a row ends the bot, any other backs off by
+    the count (and at least as long as the server asked)."""
+    errors += 1
+    name = type(exc).__name__ if exc is not None else "unexpected error"
+    if errors >= policy.max_errors:
+        logger.info(
+            "mavera bot %s: gave up after %d failed polls in a row (%s)", meeting_id, errors, name
+        )
+        return _Finish("error")
+    logger.info("mavera bot %s: poll failed (%s); trying again", meeting_id, name)
+    delay = policy.error_delay(errors, random.random())
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        delay = max(delay, _unless_testing(retry_after))
+    return _Again("retry", delay, unchanged, errors)
+
+
+def _unless_testing(seconds: float) -> float:
+    return 0.0 if _retry.is_testing() else seconds
+
+
+async def _carry_out(
+    ctx: dict[str, Any],
+    meeting_id: str,
+    step: _Finish | _Again,
+    deadline: float | None,
+    hook: str | None,
+    generation: int,
+) -> str:
+    """The one place a job ends: finish the bot, or enqueue its successor. Should Redis
+    refuse either, arq runs this same job again (same id, same arguments) later."""
+    redis: ArqRedis = ctx["redis"]
+    try:
+        if isinstance(step, _Finish):
+            await _finish(
+                redis, meeting_id, step.meeting, step.outcome, hook, ctx.get("lyra_mavera_hook")
+            )
+            return step.outcome
+        await _next(
+            redis, meeting_id, step.delay, deadline, hook, generation, step.unchanged, step.errors
+        )
+        return step.label
+    except RedisError as exc:
+        logger.warning("mavera bot %s: redis failed (%s); job retried", meeting_id, exc)
+        raise Retry(defer=1 + random.random()) from exc
 
 
 async def _next(
@@ -259,6 +358,7 @@ async def _next(
     hook: str | None,
     generation: int,
     unchanged: int,
+    errors: int,
 ) -> None:
     if deadline is not None:
         delay = min(delay, max(deadline - time.time(), 0.0))
@@ -269,6 +369,7 @@ async def _next(
         hook=hook,
         generation=generation + 1,
         unchanged=unchanged,
+        errors=errors,
         _job_id=f"{PREFIX}:follow:{meeting_id}:{generation + 1}",
         _defer_by=delay or None,
     )
