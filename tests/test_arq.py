@@ -29,6 +29,7 @@ from arq.jobs import Job, JobDef
 import lyra_mavera as lm
 from lyra_mavera.contrib.arq import (
     FINAL_HOOK_ID,
+    RedisRateLimiter,
     follow,
     follow_bot,
     worker_settings,
@@ -395,6 +396,41 @@ async def test_max_errors_failed_polls_in_a_row_end_the_bot_once(redis: ArqRedis
     assert calls == [(meeting_id, "error")]
     assert hook is not None
     assert (hook.function, hook.args) == ("record_final", (meeting_id, None, "error"))
+
+
+# -- the shared limiter ----------------------------------------------------------------
+
+
+async def test_limiter_shares_one_window_across_skewed_worker_clocks(
+    redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers whose clocks disagree by minutes still admit at most ``rpm`` requests
+    per window between them: the window runs on Redis' clock."""
+    real_time = time.time
+    skew = 0.0
+    monkeypatch.setattr(time, "time", lambda: real_time() + skew)
+
+    async def fill(limiter: RedisRateLimiter) -> None:
+        for _ in range(limiter.rpm):
+            await limiter.settle(await limiter.acquire())
+
+    async def admitted(limiter: RedisRateLimiter) -> bool:
+        try:
+            async with asyncio.timeout(1.0):
+                await limiter.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    for behind_first in (True, False):
+        key = f"fleet-{behind_first}"
+        first = RedisRateLimiter(redis, key, rpm=5, window=30.0)
+        second = RedisRateLimiter(redis, key, rpm=5, window=30.0)
+        skew = -120.0 if behind_first else 0.0
+        await fill(first)
+        skew = 0.0 if behind_first else 120.0
+        assert not await admitted(second), f"a 6th request in one window ({behind_first=})"
+        assert await redis.zcard(f"lyra-mavera:ratelimit:{key}") == 5
 
 
 async def test_follow_defers_until_join_at(redis: ArqRedis) -> None:

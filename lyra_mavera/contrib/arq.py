@@ -30,12 +30,13 @@ keyed by the meeting id). A coroutine hook (``on_final``) is guarded by ``SET NX
 instead: at most once, and a worker that dies between the guard and the call loses it.
 
 Every worker shares one Redis sliding-window limiter per API key, so the fleet together
-stays within the key's requests per minute.
+stays within the key's requests per minute. Its clock is Redis' (``TIME`` inside the
+scripts), never a worker's, so workers whose clocks disagree still share one window.
 
 Redis cost of one poll (a :func:`follow_bot` run): one limiter script call (plus one
-more only when it must wait), one state script call, and one enqueue (arq's own
-pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD), plus one ZADD re-stamping the limiter slot
-when the answer arrives -- about seven round trips; arq adds its own
+more each time it must wait), one state script call, and one enqueue (arq's own
+pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD), plus one script call re-stamping the
+limiter slot when the answer arrives -- about six round trips; arq adds its own
 bookkeeping around each job (in-progress key, result).
 """
 
@@ -46,6 +47,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -94,26 +96,52 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {changed, ARGV[2], best}
 """
 
-# Sliding window: admit when fewer than ARGV[1] requests in the last ARGV[2] ms, else
-# answer how many ms until the oldest one leaves the window.
-_ACQUIRE = """
-local now = tonumber(ARGV[3])
+# "Now" for the limiter is Redis' clock, in whole milliseconds: every worker shares it.
+# (Redis < 5 must be told to replicate a script's effects, not the script, to call TIME
+# before writing; from Redis 7 on that is the only mode.)
+_NOW = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# Sliding window (KEYS[1]) with a fleet-wide pause (KEYS[2]): admit when not paused and
+# fewer than ARGV[1] requests in the last ARGV[2] ms, else answer how many ms to wait
+# (the pause left, or until the oldest request leaves the window).
+_ACQUIRE = (
+    _NOW
+    + """
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return paused end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tonumber(oldest[2]) + tonumber(ARGV[2]) - now
+return math.max(tonumber(oldest[2]) + tonumber(ARGV[2]) - now, 1)
 """
+)
+
+# Re-stamp slot ARGV[1] with the answer's time (re-adding it if a slow request outlived
+# the window) and keep the window alive ARGV[2] ms past it.
+_SETTLE = (
+    _NOW
+    + """
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return now
+"""
+)
 
 
 class RedisRateLimiter:
     """One sliding window per API key in Redis, shared by every worker that uses the key.
 
     ``rpm`` requests per ``window`` seconds; it also honours a lower ``X-RateLimit-Limit``
-    announced by Mavera, and pauses the whole fleet on a 429 until ``Retry-After``.
+    announced by Mavera, and pauses the whole fleet on a 429 until ``Retry-After``. Time
+    is Redis' clock, so workers with skewed clocks still share one window.
     """
 
     def __init__(
@@ -126,31 +154,30 @@ class RedisRateLimiter:
         self.rpm = rpm
         self.window = window
         self._acquire = redis.register_script(_ACQUIRE)
+        self._settle = redis.register_script(_SETTLE)
 
     def __repr__(self) -> str:
         return f"<RedisRateLimiter rpm={self.rpm} window={self.window:g}s>"
 
     async def acquire(self) -> str:
         """Wait for a slot in the shared window; returns the slot's token."""
-        token = f"{time.time_ns()}-{random.random()}"
+        token = uuid.uuid4().hex
         while True:
-            paused = await self._redis.pttl(self._pause_key)
-            if paused and paused > 0:
-                await asyncio.sleep(paused / 1000)
-                continue
-            wait_ms = await self._acquire(
-                keys=[self._window_key],
-                args=[self.rpm, int(self.window * 1000), int(time.time() * 1000), token],
+            wait_ms = int(
+                await self._acquire(
+                    keys=[self._window_key, self._pause_key],
+                    args=[self.rpm, int(self.window * 1000), token],
+                )
             )
-            if int(wait_ms) <= 0:
+            if wait_ms <= 0:
                 return token
-            await asyncio.sleep(int(wait_ms) / 1000 + random.random() * 0.01)
+            await asyncio.sleep(wait_ms / 1000 + random.random() * 0.01)
 
     async def settle(self, token: str) -> None:
         """Re-stamp the slot with the answer's time: the server counted the request on
         arrival, somewhere before now, so the slot must not free up earlier than a
         window after now."""
-        await self._redis.zadd(self._window_key, {token: int(time.time() * 1000)}, xx=True)
+        await self._settle(keys=[self._window_key], args=[token, int(self.window * 1000)])
 
     async def observe(self, response: Response) -> None:
         info = RateLimitInfo.from_headers(response.headers)
@@ -158,6 +185,7 @@ class RedisRateLimiter:
             self.rpm = info.limit
         if response.status == 429:
             wait = _retry.parse_retry_after(response.headers) or 1.0
+            # PX: the pause runs on Redis' clock, like the window.
             await self._redis.set(self._pause_key, "1", px=max(int(wait * 1000), 1))
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
