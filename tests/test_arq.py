@@ -398,6 +398,49 @@ async def test_max_errors_failed_polls_in_a_row_end_the_bot_once(redis: ArqRedis
     assert (hook.function, hook.args) == ("record_final", (meeting_id, None, "error"))
 
 
+@pytest.mark.usefixtures("real_waits")
+async def test_long_retry_after_defers_jobs_instead_of_parking_workers(
+    redis: ArqRedis,
+) -> None:
+    """A 429 asking for an hour re-enqueues the job an hour later, and the fleet-wide
+    pause it sets defers other bots' jobs too, without sending or sleeping."""
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake:
+        first, second = await _new_bot(fake), await _new_bot(fake)
+        fake.inject("status", status=429, retry_after=3600, route="GET /meetings/{id}", times=1)
+        async with _job_context(redis, fake.session, job_timeout=4) as ctx:
+            async with asyncio.timeout(60):  # a guard: the bug parked the job for an hour
+                assert await follow_bot(ctx, first) == "retry"
+                sent = fake.counters["GET /meetings/{id}"]
+                assert await follow_bot(ctx, second) == "deferred"
+            assert fake.counters["GET /meetings/{id}"] == sent  # nothing sent while paused
+        retry = await _queued(redis, first, 1)
+        deferred = await _queued(redis, second, 1)
+    assert retry is not None
+    assert deferred is not None
+    assert retry.kwargs["errors"] == 1
+    assert deferred.kwargs["errors"] == 0  # not the second bot's failure
+    assert 3590 <= _deferred_by(retry) <= 3601
+    assert 3590 <= _deferred_by(deferred) <= 3601
+
+
+async def test_slow_answer_counts_as_a_failed_poll_within_the_job_timeout(
+    redis: ArqRedis,
+) -> None:
+    """An answer slower than the job's budget (half of ``job_timeout``) counts as a failed
+    poll and enqueues the successor, instead of letting arq fail the job and end the
+    chain."""
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake:
+        meeting_id = await _new_bot(fake)
+        fake.inject("latency", delay=3.0, route="GET /meetings/{id}", times=1)
+        one_try = functools.partial(fake.session, retry=lm.RetryPolicy(attempts=1))
+        async with _job_context(redis, one_try, job_timeout=1) as ctx:
+            async with asyncio.timeout(30):  # a guard against hangs only
+                assert await follow_bot(ctx, meeting_id) == "retry"
+        successor = await _queued(redis, meeting_id, 1)
+    assert successor is not None
+    assert successor.kwargs["errors"] == 1
+
+
 # -- the shared limiter ----------------------------------------------------------------
 
 

@@ -7,7 +7,9 @@ the bot (terminal status, deadline passed, a permanent error, or
 the :class:`~lyra_mavera.PollPolicy` cadence for the status on record, or after a
 backoff that grows with the number of failed polls in a row. No job sleeps in a loop,
 so a worker that dies costs at most one job timeout: arq hands the job to another
-worker once its in-progress mark expires.
+worker once its in-progress mark expires. A job never waits inside itself for longer
+than part of the worker's ``job_timeout`` either: a long fleet-wide pause (a 429 with a
+long ``Retry-After``) or a full rate-limit window re-enqueues the job, deferred, instead.
 
 arq traps handled here:
 
@@ -16,6 +18,9 @@ arq traps handled here:
   (``lyra-mavera:follow:<id>:<n>``).
 - The real deadline and the count of failed polls in a row travel in the job's
   arguments, not in arq's retry count.
+- A job that overruns ``job_timeout`` is failed by arq and never run again, which would
+  end the chain: the poll gets a budget of half the job timeout, and running out of it
+  counts as a failed poll.
 
 Per-bot state lives in Redis (``lyra-mavera:bot:<id>``: best status rank, status, when it
 was seen), updated atomically, so a job that runs twice is harmless and the status never
@@ -49,7 +54,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -59,7 +64,7 @@ from redis.exceptions import RedisError
 
 from .. import _retry
 from .._convert import converter
-from .._errors import LyraMaveraError, RateLimitInfo
+from .._errors import LyraMaveraError, RateLimitError, RateLimitInfo
 from .._middleware import Handler, Request, Response
 from .._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
 from .._session import AsyncSession
@@ -136,16 +141,33 @@ return now
 )
 
 
+class _Deferred(RateLimitError):
+    """The shared limiter would hold the request longer than it may: nothing was sent;
+    ``retry_after`` says when a slot is expected."""
+
+
 class RedisRateLimiter:
     """One sliding window per API key in Redis, shared by every worker that uses the key.
 
     ``rpm`` requests per ``window`` seconds; it also honours a lower ``X-RateLimit-Limit``
     announced by Mavera, and pauses the whole fleet on a 429 until ``Retry-After``. Time
     is Redis' clock, so workers with skewed clocks still share one window.
+
+    ``max_wait`` (seconds, ``None`` for no bound) caps how long a request waits for a
+    slot: when the fleet is paused or the window is full for longer, it raises
+    :class:`~lyra_mavera.RateLimitError` at once, with ``retry_after`` set and nothing
+    sent, instead of parking the caller (:func:`worker_settings` sets it from
+    ``job_timeout``).
     """
 
     def __init__(
-        self, redis: ArqRedis, key_fingerprint: str, *, rpm: int = 60, window: float = 60.0
+        self,
+        redis: ArqRedis,
+        key_fingerprint: str,
+        *,
+        rpm: int = 60,
+        window: float = 60.0,
+        max_wait: float | None = None,
     ) -> None:
         digest = key_fingerprint  # see AsyncSession.key_fingerprint: never the key itself
         self._redis = redis
@@ -153,6 +175,7 @@ class RedisRateLimiter:
         self._pause_key = f"{PREFIX}:ratelimit:{digest}:pause"
         self.rpm = rpm
         self.window = window
+        self.max_wait = max_wait
         self._acquire = redis.register_script(_ACQUIRE)
         self._settle = redis.register_script(_SETTLE)
 
@@ -162,6 +185,8 @@ class RedisRateLimiter:
     async def acquire(self) -> str:
         """Wait for a slot in the shared window; returns the slot's token."""
         token = uuid.uuid4().hex
+        loop = asyncio.get_running_loop()
+        give_up = None if self.max_wait is None else loop.time() + self.max_wait
         while True:
             wait_ms = int(
                 await self._acquire(
@@ -171,7 +196,17 @@ class RedisRateLimiter:
             )
             if wait_ms <= 0:
                 return token
-            await asyncio.sleep(wait_ms / 1000 + random.random() * 0.01)
+            wait = wait_ms / 1000 + random.random() * 0.01
+            if give_up is not None and loop.time() + wait > give_up:
+                raise _Deferred(
+                    f"the fleet's shared rate limit holds requests for {wait:.3g}s, longer "
+                    f"than max_wait ({self.max_wait:g}s); not sent",
+                    status=429,
+                    provider="mavera",
+                    code="rate_limit_exceeded",
+                    retry_after=wait,
+                )
+            await asyncio.sleep(wait)
 
     async def settle(self, token: str) -> None:
         """Re-stamp the slot with the answer's time: the server counted the request on
@@ -259,7 +294,8 @@ async def follow_bot(
     """The arq job: one status request, then finish the bot or enqueue the next
     generation -- exactly one of the two on every path (:func:`_decide` chooses,
     :func:`_carry_out` does it). Returns the outcome (``done``, ``failed``, ``timeout``,
-    ``error``) or why it goes on (``pending:<status>``, ``stale:<status>``, ``retry``)."""
+    ``error``) or why it goes on (``pending:<status>``, ``stale:<status>``, ``retry``,
+    ``deferred``)."""
     policy: PollPolicy = ctx.get("lyra_mavera_poll") or PollPolicy()
     try:
         step = await _decide(ctx, policy, meeting_id, deadline, unchanged, errors)
@@ -281,8 +317,11 @@ async def _decide(
         return _Finish("timeout")
     session: AsyncSession = ctx["lyra_mavera_session"]
     try:
-        meeting = await session.mavera.meetings.get(meeting_id)
-    except TRANSIENT_ERRORS as exc:
+        async with asyncio.timeout(ctx.get("lyra_mavera_budget")):
+            meeting = await session.mavera.meetings.get(meeting_id)
+    except _Deferred as exc:  # nothing was sent: not a failed poll
+        return _Again("deferred", _unless_testing(exc.retry_after or 0.0), unchanged, errors)
+    except (*TRANSIENT_ERRORS, TimeoutError) as exc:
         return _after_failure(policy, meeting_id, unchanged, errors, exc)
     except LyraMaveraError as exc:
         logger.info("mavera bot %s: poll failed for good (%s)", meeting_id, type(exc).__name__)
@@ -441,18 +480,28 @@ def worker_settings(
     environment). ``functions`` are your own arq functions (e.g. the hook). ``on_final``
     is a coroutine hook ``(meeting_id, meeting, outcome)``. Other keyword arguments go
     to arq (``redis_settings``, ``job_timeout``, ``max_jobs``...).
+
+    A poll may take half of ``job_timeout`` (arq's default: 300 s), of which waiting for
+    the shared limiter at most a quarter; past that the job re-enqueues itself.
     """
+    job_timeout = settings.get("job_timeout", 300)
+    if isinstance(job_timeout, timedelta):
+        job_timeout = job_timeout.total_seconds()
+    budget = float(job_timeout) / 2
 
     async def startup(ctx: dict[str, Any]) -> None:
         session = session_factory() if session_factory is not None else AsyncSession()
         fingerprint = session.key_fingerprint("mavera")
         if fingerprint is not None:
-            limiter = RedisRateLimiter(ctx["redis"], fingerprint, rpm=rpm, window=window)
+            limiter = RedisRateLimiter(
+                ctx["redis"], fingerprint, rpm=rpm, window=window, max_wait=budget / 2
+            )
             session.set_rate_limiter("mavera", limiter)
         ctx["lyra_mavera_session"] = session
         ctx["lyra_mavera_observe"] = ctx["redis"].register_script(_OBSERVE)
         ctx["lyra_mavera_poll"] = poll
         ctx["lyra_mavera_hook"] = on_final
+        ctx["lyra_mavera_budget"] = budget
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         session = ctx.get("lyra_mavera_session")
