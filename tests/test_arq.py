@@ -25,6 +25,8 @@ pytest.importorskip("arq")
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import Job, JobDef
+from arq.worker import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 import lyra_mavera as lm
 from lyra_mavera.contrib.arq import (
@@ -439,6 +441,23 @@ async def test_slow_answer_counts_as_a_failed_poll_within_the_job_timeout(
         successor = await _queued(redis, meeting_id, 1)
     assert successor is not None
     assert successor.kwargs["errors"] == 1
+
+
+async def test_redis_refusing_the_successor_has_arq_run_the_job_again(
+    redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When Redis refuses to enqueue the successor, the job asks arq to run it again
+    instead of ending the chain without one."""
+
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RedisConnectionError("Connection reset by peer")
+
+    async with FakeServer(rpm=None, time_scale=1e-6) as fake:
+        meeting_id = await _new_bot(fake)
+        async with _job_context(redis, fake.session) as ctx:
+            monkeypatch.setattr(redis, "enqueue_job", refuse)
+            with pytest.raises(Retry):
+                await follow_bot(ctx, meeting_id)
 
 
 # -- the shared limiter ----------------------------------------------------------------
