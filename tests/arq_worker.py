@@ -3,6 +3,7 @@ environment (FakeServer's URLs and key, the Redis port, the clock speed, the lim
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -22,6 +23,20 @@ async def record_final(
     await ctx["redis"].rpush("test:finals", json.dumps([meeting_id, outcome, status, os.getpid()]))
 
 
+async def freeze_once(ctx: dict[str, Any]) -> None:
+    """With ``LM_FREEZE_AFTER=n``: once n bots are reported, hang in the next follow job
+    (and say which in ``test:frozen``), so the test kills this worker while it holds a
+    job for certain."""
+    after = os.environ.get("LM_FREEZE_AFTER")
+    if after is None or not ctx["job_id"].startswith("lyra-mavera:follow:"):
+        return
+    redis = ctx["redis"]
+    if await redis.llen("test:finals") >= int(after) and await redis.set(
+        "test:frozen", ctx["job_id"], nx=True
+    ):
+        await asyncio.Event().wait()
+
+
 def session() -> lm.AsyncSession:
     return lm.AsyncSession()  # keys and base URLs from the environment
 
@@ -36,7 +51,19 @@ settings = worker_settings(
     job_timeout=3,
     max_jobs=20,
     poll_delay=0.05,
+    on_job_start=freeze_once,
 )
+
+_startup = settings["on_startup"]
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """The SDK's start-up, then a line telling the test this worker is ready."""
+    await _startup(ctx)
+    await ctx["redis"].rpush("test:ready", os.getpid())
+
+
+settings["on_startup"] = startup
 
 if __name__ == "__main__":
     run_worker(settings)  # type: ignore[arg-type]

@@ -1,21 +1,32 @@
 """Following Mavera bots from a fleet of arq workers (``pip install 'lyra-mavera[arq]'``).
 
 Each bot is followed by a chain of short jobs: :func:`follow_bot` asks for the bot's
-status once and either finishes (terminal status, or the deadline passed) or enqueues
-its successor after the :class:`~lyra_mavera.PollPolicy` cadence for that status. No job
-sleeps in a loop, so a worker that dies costs at most one job timeout: arq hands the job
-to another worker once its in-progress mark expires.
+status once and then does exactly one of two things, whatever the answer: it finishes
+the bot (terminal status, deadline passed, a permanent error, or
+``PollPolicy.max_errors`` failed polls in a row) or it enqueues its successor -- after
+the :class:`~lyra_mavera.PollPolicy` cadence for the status on record, or after a
+backoff that grows with the number of failed polls in a row. No job sleeps in a loop,
+so a worker that dies costs at most one job timeout: arq hands the job to another
+worker once its in-progress mark expires. A job never waits inside itself for longer
+than part of the worker's ``job_timeout`` either: a long fleet-wide pause (a 429 with a
+long ``Retry-After``) or a full rate-limit window re-enqueues the job, deferred, instead.
 
 arq traps handled here:
 
 - A running job cannot re-enqueue itself under its own id, and a finished job's id stays
   taken while its result is kept: successors get generation-suffixed ids
   (``lyra-mavera:follow:<id>:<n>``).
-- The real deadline travels in the job's arguments, not in arq's retry count.
+- The real deadline and the count of failed polls in a row travel in the job's
+  arguments, not in arq's retry count.
+- A job that overruns ``job_timeout`` is failed by arq and never run again, which would
+  end the chain: the poll gets a budget of half the job timeout, and running out of it
+  counts as a failed poll.
 
 Per-bot state lives in Redis (``lyra-mavera:bot:<id>``: best status rank, status, when it
 was seen), updated atomically, so a job that runs twice is harmless and the status never
-moves backwards across workers. The terminal hook runs once per bot even when workers
+moves backwards across workers: an answer ranked below the status on record (a lagging
+replica) is not recorded, and the bot is followed on at the cadence of the status on
+record. The terminal hook runs once per bot even when workers
 race: an arq function hook is enqueued under the deterministic id
 ``lyra-mavera:final:<id>`` (arq refuses a second job with that id while the first or its
 result exists). One case no queue can settle: a worker killed *while running the hook
@@ -24,12 +35,13 @@ keyed by the meeting id). A coroutine hook (``on_final``) is guarded by ``SET NX
 instead: at most once, and a worker that dies between the guard and the call loses it.
 
 Every worker shares one Redis sliding-window limiter per API key, so the fleet together
-stays within the key's requests per minute.
+stays within the key's requests per minute. Its clock is Redis' (``TIME`` inside the
+scripts), never a worker's, so workers whose clocks disagree still share one window.
 
 Redis cost of one poll (a :func:`follow_bot` run): one limiter script call (plus one
-more only when it must wait), one state script call, and one enqueue (arq's own
-pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD), plus one ZADD re-stamping the limiter slot
-when the answer arrives -- about seven round trips; arq adds its own
+more each time it must wait), one state script call, and one enqueue (arq's own
+pipeline: WATCH, EXISTS, MULTI/PSETEX/ZADD), plus one script call re-stamping the
+limiter slot when the answer arrives -- about six round trips; arq adds its own
 bookkeeping around each job (in-progress key, result).
 """
 
@@ -40,14 +52,19 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 from arq.connections import ArqRedis
+from arq.worker import Retry
+from redis.exceptions import RedisError
 
+from .. import _clock
 from .._convert import converter
-from .._errors import LyraMaveraError
+from .._errors import LyraMaveraError, RateLimitError
 from .._headers import RateLimitInfo, parse_retry_after
 from .._http import Handler, Request, Response
 from .._session import AsyncSession
@@ -85,30 +102,73 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {changed, ARGV[2], best}
 """
 
-# Sliding window: admit when fewer than ARGV[1] requests in the last ARGV[2] ms, else
-# answer how many ms until the oldest one leaves the window.
-_ACQUIRE = """
-local now = tonumber(ARGV[3])
+# "Now" for the limiter is Redis' clock, in whole milliseconds: every worker shares it.
+# (Redis < 5 must be told to replicate a script's effects, not the script, to call TIME
+# before writing; from Redis 7 on that is the only mode.)
+_NOW = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# Sliding window (KEYS[1]) with a fleet-wide pause (KEYS[2]): admit when not paused and
+# fewer than ARGV[1] requests in the last ARGV[2] ms, else answer how many ms to wait
+# (the pause left, or until the oldest request leaves the window).
+_ACQUIRE = (
+    _NOW
+    + """
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return paused end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tonumber(oldest[2]) + tonumber(ARGV[2]) - now
+return math.max(tonumber(oldest[2]) + tonumber(ARGV[2]) - now, 1)
 """
+)
+
+# Re-stamp slot ARGV[1] with the answer's time (re-adding it if a slow request outlived
+# the window) and keep the window alive ARGV[2] ms past it.
+_SETTLE = (
+    _NOW
+    + """
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return now
+"""
+)
+
+
+class _Deferred(RateLimitError):
+    """The shared limiter would hold the request longer than it may: nothing was sent;
+    ``retry_after`` says when a slot is expected."""
 
 
 class RedisRateLimiter:
     """One sliding window per API key in Redis, shared by every worker that uses the key.
 
     ``rpm`` requests per ``window`` seconds; it also honours a lower ``X-RateLimit-Limit``
-    announced by Mavera, and pauses the whole fleet on a 429 until ``Retry-After``.
+    announced by Mavera, and pauses the whole fleet on a 429 until ``Retry-After``. Time
+    is Redis' clock, so workers with skewed clocks still share one window.
+
+    ``max_wait`` (seconds, ``None`` for no bound) caps how long a request waits for a
+    slot: when the fleet is paused or the window is full for longer, it raises
+    :class:`~lyra_mavera.RateLimitError` at once, with ``retry_after`` set and nothing
+    sent, instead of parking the caller (:func:`worker_settings` sets it from
+    ``job_timeout``).
     """
 
     def __init__(
-        self, redis: ArqRedis, key_fingerprint: str, *, rpm: int = 60, window: float = 60.0
+        self,
+        redis: ArqRedis,
+        key_fingerprint: str,
+        *,
+        rpm: int = 60,
+        window: float = 60.0,
+        max_wait: float | None = None,
     ) -> None:
         digest = key_fingerprint  # see AsyncSession.key_fingerprint: never the key itself
         self._redis = redis
@@ -116,32 +176,45 @@ class RedisRateLimiter:
         self._pause_key = f"{PREFIX}:ratelimit:{digest}:pause"
         self.rpm = rpm
         self.window = window
+        self.max_wait = max_wait
         self._acquire = redis.register_script(_ACQUIRE)
+        self._settle = redis.register_script(_SETTLE)
 
     def __repr__(self) -> str:
         return f"<RedisRateLimiter rpm={self.rpm} window={self.window:g}s>"
 
     async def acquire(self) -> str:
         """Wait for a slot in the shared window; returns the slot's token."""
-        token = f"{time.time_ns()}-{random.random()}"
+        token = uuid.uuid4().hex
+        loop = asyncio.get_running_loop()
+        give_up = None if self.max_wait is None else loop.time() + self.max_wait
         while True:
-            paused = await self._redis.pttl(self._pause_key)
-            if paused and paused > 0:
-                await asyncio.sleep(paused / 1000)
-                continue
-            wait_ms = await self._acquire(
-                keys=[self._window_key],
-                args=[self.rpm, int(self.window * 1000), int(time.time() * 1000), token],
+            wait_ms = int(
+                await self._acquire(
+                    keys=[self._window_key, self._pause_key],
+                    args=[self.rpm, int(self.window * 1000), token],
+                )
             )
-            if int(wait_ms) <= 0:
+            if wait_ms <= 0:
                 return token
-            await asyncio.sleep(int(wait_ms) / 1000 + random.random() * 0.01)
+            wait = wait_ms / 1000 + random.random() * 0.01
+            if give_up is not None and loop.time() + wait > give_up:
+                raise _Deferred(
+                    f"the fleet's shared rate limit holds requests for {wait:.3g}s, longer "
+                    f"than max_wait ({self.max_wait:g}s); not sent",
+                    status=429,
+                    provider="mavera",
+                    code="rate_limit_exceeded",
+                    retry_after=wait,
+                )
+            # Redis' clock governs the window: a real pause whatever the SDK's clock.
+            await _clock.network_pause(wait)
 
     async def settle(self, token: str) -> None:
         """Re-stamp the slot with the answer's time: the server counted the request on
         arrival, somewhere before now, so the slot must not free up earlier than a
         window after now."""
-        await self._redis.zadd(self._window_key, {token: int(time.time() * 1000)}, xx=True)
+        await self._settle(keys=[self._window_key], args=[token, int(self.window * 1000)])
 
     async def observe(self, response: Response) -> None:
         info = RateLimitInfo.from_headers(response.headers)
@@ -149,6 +222,7 @@ class RedisRateLimiter:
             self.rpm = info.limit
         if response.status == 429:
             wait = parse_retry_after(response.headers) or 1.0
+            # PX: the pause runs on Redis' clock, like the window.
             await self._redis.set(self._pause_key, "1", px=max(int(wait * 1000), 1))
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
@@ -191,6 +265,24 @@ async def follow(
     return job is not None
 
 
+@attrs.frozen
+class _Finish:
+    """End the bot: the hook gets ``outcome`` (and ``meeting``, when there is one)."""
+
+    outcome: str
+    meeting: Meeting | None = None
+
+
+@attrs.frozen
+class _Again:
+    """Enqueue the successor ``delay`` seconds from now; the job returns ``label``."""
+
+    label: str
+    delay: float
+    unchanged: int
+    errors: int
+
+
 async def follow_bot(
     ctx: dict[str, Any],
     meeting_id: str,
@@ -199,49 +291,71 @@ async def follow_bot(
     hook: str | None = None,
     generation: int = 0,
     unchanged: int = 0,
+    errors: int = 0,
 ) -> str:
-    """The arq job: one status request, then finish or enqueue the next generation."""
-    session: AsyncSession = ctx["lyra_mavera_session"]
-    redis: ArqRedis = ctx["redis"]
+    """The arq job: one status request, then finish the bot or enqueue the next
+    generation -- exactly one of the two on every path (:func:`_decide` chooses,
+    :func:`_carry_out` does it). Returns the outcome (``done``, ``failed``, ``timeout``,
+    ``error``) or why it goes on (``pending:<status>``, ``stale:<status>``, ``retry``,
+    ``deferred``)."""
     policy: PollPolicy = ctx.get("lyra_mavera_poll") or PollPolicy()
-    coroutine_hook = ctx.get("lyra_mavera_hook")
-    state_key = f"{PREFIX}:bot:{meeting_id}"
-    if deadline is not None and time.time() >= deadline:
-        await _finish(redis, meeting_id, None, "timeout", hook, coroutine_hook)
-        return "timeout"
     try:
-        meeting = await session.mavera.meetings.get(meeting_id)
+        step = await _decide(ctx, policy, meeting_id, deadline, unchanged, errors)
+    except Exception:  # a bug or a Redis hiccup must not end the chain silently
+        logger.exception("mavera bot %s: following failed", meeting_id)
+        step = _after_failure(policy, meeting_id, unchanged, errors, None)
+    return await _carry_out(ctx, meeting_id, step, deadline, hook, generation)
+
+
+async def _decide(
+    ctx: dict[str, Any],
+    policy: PollPolicy,
+    meeting_id: str,
+    deadline: float | None,
+    unchanged: int,
+    errors: int,
+) -> _Finish | _Again:
+    if deadline is not None and time.time() >= deadline:
+        return _Finish("timeout")
+    session: AsyncSession = ctx["lyra_mavera_session"]
+    try:
+        async with asyncio.timeout(ctx.get("lyra_mavera_budget")):
+            meeting = await session.mavera.meetings.get(meeting_id)
+    except _Deferred as exc:  # nothing was sent: not a failed poll
+        return _Again("deferred", _unless_testing(exc.retry_after or 0.0), unchanged, errors)
+    except (*TRANSIENT_ERRORS, TimeoutError) as exc:
+        return _after_failure(policy, meeting_id, unchanged, errors, exc)
     except LyraMaveraError as exc:
-        if not isinstance(exc, TRANSIENT_ERRORS):
-            await _finish(redis, meeting_id, None, "error", hook, coroutine_hook)
-            return "error"
-        logger.info("mavera bot %s: poll failed (%s); trying again", meeting_id, type(exc).__name__)
-        delay = policy.error_delay(1, random.random())
-        await _next(redis, meeting_id, delay, deadline, hook, generation, unchanged)
-        return "retry"
+        logger.info("mavera bot %s: poll failed for good (%s)", meeting_id, type(exc).__name__)
+        return _Finish("error")
+
+    state_key = f"{PREFIX}:bot:{meeting_id}"
     rank = STATUS_RANK.get(meeting.status, -1)
     changed, status, _ = await ctx["lyra_mavera_observe"](
         keys=[state_key], args=[rank, str(meeting.status), time.time(), _STATE_TTL]
     )
     status = status.decode() if isinstance(status, bytes) else str(status)
+    now = asyncio.get_running_loop().time()
     state = Follow(meeting_id, policy)
-    state.observe(meeting, asyncio.get_running_loop().time())
-    state.unchanged = 0 if changed else unchanged + 1
     if status != str(meeting.status):
-        return "stale"  # an older status than another worker already saw: ignore it
-    denied_for = await _denied_for(redis, state_key, status)
+        # An older status than another answer already on record (a lagging replica):
+        # record nothing, decide nothing, and poll again at the cadence of the status
+        # on record.
+        state.observe(attrs.evolve(meeting, status=status), now)
+        state.unchanged = unchanged
+        return _Again(f"stale:{status}", state.next_delay(now, random.random()), unchanged, 0)
+    state.observe(meeting, now)
+    state.unchanged = 0 if changed else unchanged + 1
+    denied_for = await _denied_for(ctx["redis"], state_key, status)
     if status == MeetingStatus.DONE:
-        await _finish(redis, meeting_id, meeting, "done", hook, coroutine_hook)
-        return "done"
+        return _Finish("done", meeting)
     if status in FAILURE_STATUSES or (
         status == MeetingStatus.RECORDING_PERMISSION_DENIED
         and denied_for >= policy.permission_denied_grace / policy.time_scale
     ):
-        await _finish(redis, meeting_id, meeting, "failed", hook, coroutine_hook)
-        return "failed"
-    delay = state.next_delay(asyncio.get_running_loop().time(), random.random())
-    await _next(redis, meeting_id, delay, deadline, hook, generation, state.unchanged)
-    return f"pending:{status}"
+        return _Finish("failed", meeting)
+    delay = state.next_delay(now, random.random())
+    return _Again(f"pending:{status}", delay, state.unchanged, 0)
 
 
 async def _denied_for(redis: ArqRedis, state_key: str, status: str) -> float:
@@ -249,6 +363,62 @@ async def _denied_for(redis: ArqRedis, state_key: str, status: str) -> float:
         return 0.0
     since: Any = await redis.hget(state_key, "changed_at")  # type: ignore[misc]  # redis-py's sync|async union
     return time.time() - float(since) if since else 0.0
+
+
+def _after_failure(
+    policy: PollPolicy,
+    meeting_id: str,
+    unchanged: int,
+    errors: int,
+    exc: BaseException | None,
+) -> _Finish | _Again:
+    """A failed poll: the ``max_errors``-th in a row ends the bot, any other backs off by
+    the count (and at least as long as the server asked)."""
+    errors += 1
+    name = type(exc).__name__ if exc is not None else "unexpected error"
+    if errors >= policy.max_errors:
+        logger.info(
+            "mavera bot %s: gave up after %d failed polls in a row (%s)", meeting_id, errors, name
+        )
+        return _Finish("error")
+    logger.info("mavera bot %s: poll failed (%s); trying again", meeting_id, name)
+    delay = policy.error_delay(errors, random.random())
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        delay = max(delay, _unless_testing(retry_after))
+    return _Again("retry", delay, unchanged, errors)
+
+
+def _unless_testing(seconds: float) -> float:
+    # Jobs are deferred on Redis' clock, which a virtual clock cannot move: testing mode
+    # shortens these waits to nothing.
+    return 0.0 if _clock.is_testing() else seconds
+
+
+async def _carry_out(
+    ctx: dict[str, Any],
+    meeting_id: str,
+    step: _Finish | _Again,
+    deadline: float | None,
+    hook: str | None,
+    generation: int,
+) -> str:
+    """The one place a job ends: finish the bot, or enqueue its successor. Should Redis
+    refuse either, arq runs this same job again (same id, same arguments) later."""
+    redis: ArqRedis = ctx["redis"]
+    try:
+        if isinstance(step, _Finish):
+            await _finish(
+                redis, meeting_id, step.meeting, step.outcome, hook, ctx.get("lyra_mavera_hook")
+            )
+            return step.outcome
+        await _next(
+            redis, meeting_id, step.delay, deadline, hook, generation, step.unchanged, step.errors
+        )
+        return step.label
+    except RedisError as exc:
+        logger.warning("mavera bot %s: redis failed (%s); job retried", meeting_id, exc)
+        raise Retry(defer=1 + random.random()) from exc
 
 
 async def _next(
@@ -259,6 +429,7 @@ async def _next(
     hook: str | None,
     generation: int,
     unchanged: int,
+    errors: int,
 ) -> None:
     if deadline is not None:
         delay = min(delay, max(deadline - time.time(), 0.0))
@@ -269,6 +440,7 @@ async def _next(
         hook=hook,
         generation=generation + 1,
         unchanged=unchanged,
+        errors=errors,
         _job_id=f"{PREFIX}:follow:{meeting_id}:{generation + 1}",
         _defer_by=delay or None,
     )
@@ -312,18 +484,28 @@ def worker_settings(
     environment). ``functions`` are your own arq functions (e.g. the hook). ``on_final``
     is a coroutine hook ``(meeting_id, meeting, outcome)``. Other keyword arguments go
     to arq (``redis_settings``, ``job_timeout``, ``max_jobs``...).
+
+    A poll may take half of ``job_timeout`` (arq's default: 300 s), of which waiting for
+    the shared limiter at most a quarter; past that the job re-enqueues itself.
     """
+    job_timeout = settings.get("job_timeout", 300)
+    if isinstance(job_timeout, timedelta):
+        job_timeout = job_timeout.total_seconds()
+    budget = float(job_timeout) / 2
 
     async def startup(ctx: dict[str, Any]) -> None:
         session = session_factory() if session_factory is not None else AsyncSession()
         fingerprint = session.key_fingerprint("mavera")
         if fingerprint is not None:
-            limiter = RedisRateLimiter(ctx["redis"], fingerprint, rpm=rpm, window=window)
+            limiter = RedisRateLimiter(
+                ctx["redis"], fingerprint, rpm=rpm, window=window, max_wait=budget / 2
+            )
             session.set_rate_limiter("mavera", limiter)
         ctx["lyra_mavera_session"] = session
         ctx["lyra_mavera_observe"] = ctx["redis"].register_script(_OBSERVE)
         ctx["lyra_mavera_poll"] = poll
         ctx["lyra_mavera_hook"] = on_final
+        ctx["lyra_mavera_budget"] = budget
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         session = ctx.get("lyra_mavera_session")
