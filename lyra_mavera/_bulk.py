@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -17,6 +18,9 @@ __all__ = [
     "BulkResult",
     "OnResult",
     "Progress",
+    "bare_errors",
+    "check_concurrency",
+    "check_requests",
     "is_ambiguous",
     "run_bulk",
 ]
@@ -63,6 +67,25 @@ def is_ambiguous(exc: LyraMaveraError) -> bool:
 
 Progress = Callable[[int, int], Awaitable[Any] | Any]
 OnResult = Callable[["BulkResult[Any]"], Awaitable[Any] | Any]
+
+
+@contextlib.asynccontextmanager
+async def bare_errors() -> AsyncIterator[None]:
+    """Around a task group: let the first error of a task out as itself, not wrapped in
+    an ``ExceptionGroup`` (a user's callback that raises ``KeyError`` raises ``KeyError``,
+    as it would without concurrency). The group has cancelled and awaited the rest."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        errors = [e for e in _leaves(group) if not isinstance(e, asyncio.CancelledError)]
+        raise (errors or _leaves(group))[0] from None
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        out.extend(_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
+    return out
 
 
 def check_requests(requests: object) -> list[Any]:
@@ -145,7 +168,7 @@ async def run_bulk(
             assert result is not None
             await report(result)
 
-    async with asyncio.TaskGroup() as group:
+    async with bare_errors(), asyncio.TaskGroup() as group:
         for _ in range(min(concurrency, total)):
             group.create_task(worker())
     assert all(r is not None for r in results)

@@ -344,7 +344,7 @@ def structure(data: Any, cls: type[T], *, provider: str, conv: cattrs.Converter 
             provider=provider,
             path=lines,
         ) from None
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
         raise ResponseValidationError(
             f"{provider} response does not fit {cls.__name__}: $: {exc}",
             provider=provider,
@@ -356,7 +356,7 @@ def loads(body: bytes, *, provider: str, status: int | None = None) -> Any:
     """Decode a JSON response body, or raise :class:`ResponseValidationError`."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ResponseValidationError(
             f"{provider} response is not valid JSON ({exc.__class__.__name__}: {exc})",
             provider=provider,

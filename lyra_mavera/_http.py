@@ -57,6 +57,7 @@ __all__ = [
     "error_class_for",
     "error_from_response",
     "next_wait",
+    "past_deadline",
     "too_large",
     "too_long_a_wait",
     "wait_fits",
@@ -282,15 +283,14 @@ def next_wait(
     error: LyraMaveraError,
     *,
     rand: float,
-    left: float | None,
 ) -> float | None:
     """The one decision about a failed attempt: seconds to wait before the next one, or
     ``None``: raise ``error`` now.
 
     Another attempt needs one left under ``policy.attempts``, an error worth repeating
     for the method (see :class:`RetryPolicy`), and a wait that fits: a ``Retry-After``
-    must be at most ``policy.max_retry_after``, and no wait may reach past the
-    deadline (``left`` seconds; ``None``: no deadline).
+    must be at most ``policy.max_retry_after``. (Whether the wait also fits the call's
+    deadline is :func:`past_deadline`'s to say.)
     """
     if request.attempt >= policy.attempts:
         return None
@@ -309,9 +309,26 @@ def next_wait(
             return None  # longer than the caller agreed to wait: hand the decision back
     else:
         return None
-    if left is not None and not wait < left:
-        return None
     return wait
+
+
+def past_deadline(
+    request: Request, error: LyraMaveraError, wait: float, deadline: float
+) -> APITimeoutError:
+    """The error for a call whose next attempt would start after its deadline: an
+    :class:`APITimeoutError` caused by the last attempt's error. ``sent`` says whether
+    that attempt may have been processed (a 5xx or a connection lost after sending)."""
+    if isinstance(error, APIConnectionError):
+        sent = error.sent
+    else:
+        sent = isinstance(error, APIStatusError) and error.status >= 500
+    return APITimeoutError(
+        f"{request.provider}: the call's deadline of {deadline:g}s leaves no time to wait "
+        f"{wait:g}s for attempt {request.attempt + 1} of {request.method} {request.path} "
+        f"(last: {error})",
+        provider=request.provider,
+        sent=sent,
+    )
 
 
 def too_long_a_wait(request: Request, wait: float, bound: float, why: str) -> RateLimitError:

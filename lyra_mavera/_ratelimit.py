@@ -38,6 +38,8 @@ __all__ = ["RateLimiter"]
 logger = logging.getLogger("lyra_mavera")
 
 _DEFAULT_WINDOW = 60.0
+#: Absurd limits are logged once per process, not once per response or per key.
+_warned_absurd = False
 #: Windows read off ``X-RateLimit-Reset`` are believed within these bounds (seconds);
 #: Mavera's is a minute.
 _WINDOW_RANGE = (0.5, 60.0)
@@ -56,7 +58,6 @@ class RateLimiter:
         self._in_flight = 0
         self._blocked_until = 0.0
         self._headers_seen: bool | None = None  # None: no response yet
-        self._warned = False
         # Fired and replaced when a slot frees while someone waits; waiters re-check.
         self._changed = asyncio.Event()
         self._waiters = 0
@@ -160,8 +161,9 @@ class RateLimiter:
     def _clamped(self, limit: int, response: Response) -> int:
         if limit <= MAX_RATE_LIMIT:
             return limit
-        if not self._warned:
-            self._warned = True
+        global _warned_absurd
+        if not _warned_absurd:
+            _warned_absurd = True
             logger.warning(
                 "%s sent X-RateLimit-Limit %d, beyond any real limit; pacing as if it were %d",
                 response.request.provider,

@@ -38,6 +38,7 @@ from ._http import (
     build_request,
     error_from_response,
     next_wait,
+    past_deadline,
 )
 from ._middleware import (
     BearerAuth,
@@ -404,7 +405,8 @@ class AsyncSession:
         if context is not None:
             first.context = context
         policy, stats = options.retry, self.stats
-        deadline = None if options.deadline is None else _clock.monotonic() + options.deadline
+        first_at = _clock.monotonic()
+        deadline = None if options.deadline is None else first_at + options.deadline
         for attempt in range(1, policy.attempts + 1):
             left = None if deadline is None else deadline - _clock.monotonic()
             if left is not None and left <= 0:
@@ -437,8 +439,10 @@ class AsyncSession:
                 error = error_from_response(
                     provider, response.status, response.headers, response.body
                 )
-            wait = next_wait(policy, request, error, rand=random.random(), left=left)
+            wait = next_wait(policy, request, error, rand=random.random())
             if wait is None:
                 raise error
+            if deadline is not None and not wait < deadline - _clock.monotonic():
+                raise past_deadline(request, error, wait, deadline - first_at) from error
             await _clock.sleep(wait)
         raise AssertionError("unreachable: next_wait stops at the last attempt")

@@ -7,6 +7,7 @@ May import the core's ``_http`` and ``_errors`` only.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -19,7 +20,8 @@ __all__ = ["Wire"]
 
 def client_timeout(seconds: float) -> aiohttp.ClientTimeout:
     """Per phase, as httpx does: getting a connection (pool wait and connect together,
-    so a timeout there provably sent nothing) and each wait for data."""
+    so a timeout there provably sent nothing) and each wait for data. The attempt as a
+    whole is bounded by twice that (see :meth:`Wire.send`)."""
     return aiohttp.ClientTimeout(total=None, connect=seconds, sock_read=seconds)
 
 
@@ -86,15 +88,21 @@ class Wire:
             else client_timeout(request.timeout)
         )
         try:
-            async with client.request(
-                request.method,
-                request.url,
-                params=request.params,
-                data=request.body,
-                headers=request.headers,
-                timeout=timeouts,
-                allow_redirects=False,
-            ) as resp:
+            # The per-phase timeouts cannot stop a server that trickles its answer a
+            # byte at a time: the whole attempt is bounded too. aiohttp's connect
+            # timeout fires first, so this one only ever ends an attempt already sent.
+            async with (
+                asyncio.timeout(2 * request.timeout),
+                client.request(
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    data=request.body,
+                    headers=request.headers,
+                    timeout=timeouts,
+                    allow_redirects=False,
+                ) as resp,
+            ):
                 body = await self._read_body(resp, request)
                 return Response(
                     status=resp.status,

@@ -180,7 +180,7 @@ async def test_an_hour_long_window_read_off_the_reset_header_never_parks_the_key
 
     async with (
         Adversary(handler) as adversary,
-        session_for(adversary) as s,
+        session_for(adversary, retry=lm.RetryPolicy(max_retry_after=5)) as s,
         asyncio.timeout(GUARD),
     ):
         await s.mavera.meetings.get("mtg_1")

@@ -126,12 +126,21 @@ async def create_bots(
     counts = collections.Counter(
         identity(r.meeting_url, r.join_at) for r in items if isinstance(r, BotRequest)
     )
+    bodies: dict[int, dict[str, Any] | ValidationError] = {}
+    for index, request in enumerate(items):
+        try:
+            bodies[index] = _body(index, request)
+        except ValidationError as exc:
+            bodies[index] = exc
     recent = RecentMeetings(listing, set(counts))
-    if counts:
+    if any(isinstance(body, dict) for body in bodies.values()):
+        # Only when something will be sent: bad items are refused before any request.
         await recent.take_baseline()
 
     async def one(index: int, request: BotRequest) -> Meeting:
-        body = _body(index, request)
+        body = bodies[index]
+        if isinstance(body, ValidationError):
+            raise body
         unique = counts[identity(request.meeting_url, request.join_at)] == 1
         return await _create_one(post, recent, index, body, unique)
 

@@ -48,8 +48,11 @@ def clean_link(raw: str) -> str:
     """Undo what mail clients do to links: ``<...>`` wrapping, trailing punctuation,
     percent-encoding applied up to three times."""
     link = raw.strip()
-    if link.startswith("<") and link.endswith(">"):
-        link = link[1:-1].strip()
+    if link.startswith("<"):
+        # <https://...>, possibly followed by the sentence's punctuation.
+        link = link.rstrip(".,;:!)'\"]")
+        if link.endswith(">"):
+            link = link[1:-1].strip()
     link = link.rstrip(".,;:!)'\"]>")
     for _ in range(3):
         if not re.match(r"(?i)^https?%(25)*3a", link):
