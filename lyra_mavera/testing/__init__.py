@@ -8,11 +8,14 @@
         async with fake.session() as s:
             bot = await s.mavera.meetings.create("https://zoom.us/j/8500000123")
 
-``set_testing(True)`` (or ``with set_testing(True):``) turns every retry and polling wait
-into zero, so a test suite never sleeps.
+``set_testing(True)`` (or ``with set_testing(True):``) puts the SDK on a virtual clock:
+every retry, rate-limit and polling wait still passes -- on paper -- so pacing, grace
+periods and deadlines keep their meaning while a test suite never really sleeps.
+``use_clock(fake.clock)`` makes the SDK wait on the fake server's own clock instead,
+so ``fake.clock.advance(...)`` moves bots and waits together.
 """
 
-from .._clock import is_testing, set_testing
+from .._clock import Clock, VirtualClock, get_clock, is_testing, set_testing, use_clock
 from ._bots import BotScript
 from ._clock import FakeClock
 from ._faults import Fault
@@ -20,11 +23,15 @@ from ._server import FakeServer, KeyInfo, RecordedRequest
 
 __all__ = [
     "BotScript",
+    "Clock",
     "FakeClock",
     "FakeServer",
     "Fault",
     "KeyInfo",
     "RecordedRequest",
+    "VirtualClock",
+    "get_clock",
     "is_testing",
     "set_testing",
+    "use_clock",
 ]

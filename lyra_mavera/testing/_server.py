@@ -91,7 +91,9 @@ class FakeServer:
     Starter tier, by default; ``None`` for no limit); ``lyra_rpm`` the same for Lyra
     (Lyra documents none, so unlimited by default). ``time_scale`` speeds up the clock
     bots live on; ``seed`` makes fault injection repeatable. ``script`` is the default
-    :class:`BotScript` for every bot.
+    :class:`BotScript` for every bot. ``clock`` replaces the server's clock (e.g. a
+    ``FakeClock(virtual=True)`` also given to the SDK with ``use_clock``, so both share
+    one time line; ``time_scale`` is then the clock's own).
     """
 
     def __init__(
@@ -105,8 +107,11 @@ class FakeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         script: BotScript | None = None,
+        clock: FakeClock | None = None,
     ) -> None:
-        self.clock = FakeClock(time_scale)
+        if clock is not None and not isinstance(clock, FakeClock):
+            raise TypeError("clock must be a lyra_mavera.testing.FakeClock")
+        self.clock = clock if clock is not None else FakeClock(time_scale)
         self.faults = Faults(seed)
         self.bots = BotStore(self.clock)
         self.requests: list[RecordedRequest] = []
