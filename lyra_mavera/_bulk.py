@@ -107,6 +107,21 @@ def check_concurrency(concurrency: object) -> int:
     return concurrency
 
 
+async def _settle(
+    index: int, request: R, create: Callable[[int, R], Awaitable[T]]
+) -> BulkResult[T]:
+    """One item's result: its value, or the error that ended it (never an escape)."""
+    try:
+        value = await create(index, request)
+    except LyraMaveraError as exc:
+        return BulkResult(index, request, error=exc)
+    except Exception as exc:  # a bug must still leave a result for the item
+        error = LyraMaveraError(f"unexpected {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return BulkResult(index, request, error=error)
+    return BulkResult(index, request, value=value)
+
+
 async def run_bulk(
     requests: Iterable[R],
     create: Callable[[int, R], Awaitable[T]],
@@ -153,19 +168,8 @@ async def run_bulk(
             request = items[index]
             if on_start is not None:
                 on_start(index)
-            try:
-                value = await create(index, request)
-            except LyraMaveraError as exc:
-                results[index] = BulkResult(index, request, error=exc)
-            except Exception as exc:  # a bug must still leave a result for the item
-                error = LyraMaveraError(f"unexpected {type(exc).__name__}: {exc}")
-                error.__cause__ = exc
-                results[index] = BulkResult(index, request, error=error)
-            else:
-                results[index] = BulkResult(index, request, value=value)
+            result = results[index] = await _settle(index, request, create)
             done += 1
-            result = results[index]
-            assert result is not None
             await report(result)
 
     async with bare_errors(), asyncio.TaskGroup() as group:

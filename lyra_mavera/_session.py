@@ -9,11 +9,10 @@ nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transpo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import warnings
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,7 +20,7 @@ import aiohttp
 import attrs
 
 from . import _clock
-from ._config import DEFAULT_MAX_RESPONSE_BYTES, LYRA, MAVERA, SessionConfig
+from ._config import DEFAULT_MAX_RESPONSE_BYTES, SessionConfig
 from ._convert import structure
 from ._errors import (
     APIConnectionError,
@@ -31,7 +30,6 @@ from ._errors import (
     ValidationError,
 )
 from ._http import (
-    Handler,
     Middleware,
     Request,
     Response,
@@ -40,6 +38,7 @@ from ._http import (
     next_wait,
     past_deadline,
 )
+from ._keyring import KeyRing
 from ._middleware import (
     BearerAuth,
     build_chain,
@@ -143,33 +142,15 @@ class AsyncSession:
                 "can be read by anyone in the middle",
                 stacklevel=2,
             )
-        self._auth: dict[str, Middleware | None] = {
-            name: BearerAuth(key) if key is not None else None for name, key in config.keys.items()
-        }
-        if lyra_oauth is not None:
-            self._auth[LYRA.name] = lyra_oauth
         self._lyra_oauth = lyra_oauth
-        self._limiters: dict[str, Middleware] = {
-            name: RateLimiter(window=rate_limit_window) for name in config.keys if rate_limit
-        }
-        self._wire = Wire(
-            client_session,
-            max_connections=config.max_connections,
-            max_response_bytes=config.max_response_bytes,
-            verify_tls=config.verify_tls,
-            timeout=config.options.timeout,
+        self._keyring = KeyRing(
+            config.keys, oauth=lyra_oauth, rate_limit=rate_limit, window=rate_limit_window
         )
+        self._wire = Wire.for_config(client_session, config)
         self.stats = SessionStats()
+        chain = (user_agent_middleware, idempotency_key_middleware, self._keyring.sign)
         self._chain = build_chain(
-            (
-                user_agent_middleware,
-                idempotency_key_middleware,
-                self._auth_middleware,
-                self._rate_limit_middleware,
-                *middlewares,
-                logging_middleware,
-            ),
-            self._wire.send,
+            (*chain, self._keyring.pace, *middlewares, logging_middleware), self._wire.send
         )
         self._lyra: Lyra | None = None
         self._mavera: Mavera | None = None
@@ -300,53 +281,27 @@ class AsyncSession:
 
     def has_key(self, provider: str) -> bool:
         """Whether calls to ``provider`` can be signed (a key or OAuth is set)."""
-        return self._auth[provider] is not None
+        return self._keyring.has_auth(provider)
 
     def set_auth(self, provider: str, auth: Middleware) -> None:
         """Replace a provider's auth middleware (e.g. OAuth instead of an API key)."""
-        if provider not in self._auth:
-            raise ConfigurationError(f"unknown provider {provider!r}")
-        self._auth[provider] = auth
+        self._keyring.set_auth(provider, auth)
 
     def rate_limiter(self, provider: str) -> RateLimiter | None:
         """The limiter shared by every call with ``provider``'s key (``None`` when off or
         replaced by another kind)."""
-        limiter = self._limiters.get(provider)
+        limiter = self._keyring.limiter(provider)
         return limiter if isinstance(limiter, RateLimiter) else None
 
     def set_rate_limiter(self, provider: str, limiter: Middleware | None) -> None:
         """Replace ``provider``'s limiter with any middleware-shaped limiter (e.g. one
         shared through Redis by a fleet of workers), or remove it with ``None``."""
-        if provider not in self._config.keys:
-            raise ConfigurationError(f"unknown provider {provider!r}")
-        if limiter is None:
-            self._limiters.pop(provider, None)
-        else:
-            self._limiters[provider] = limiter
+        self._keyring.set_limiter(provider, limiter)
 
     def key_fingerprint(self, provider: str) -> str | None:
         """A short SHA-256 fingerprint of ``provider``'s key: its identity without the
         key (``None`` without a key)."""
-        key = self._config.keys.get(provider)
-        if key is None:
-            return None
-        return hashlib.sha256(key.value.encode()).hexdigest()[:16]
-
-    def _rate_limit_middleware(self, request: Request, call_next: Handler) -> Awaitable[Response]:
-        limiter = self._limiters.get(request.provider)
-        if limiter is None:
-            return call_next(request)
-        return limiter(request, call_next)
-
-    def _auth_middleware(self, request: Request, call_next: Handler) -> Awaitable[Response]:
-        auth = self._auth[request.provider]
-        if auth is None:
-            spec = LYRA if request.provider == LYRA.name else MAVERA
-            raise ConfigurationError(
-                f"no {spec.name.capitalize()} API key: pass {spec.name}_api_key=... to "
-                f"AsyncSession or set the {spec.key_env} environment variable"
-            )
-        return auth(request, call_next)
+        return self._keyring.fingerprint(provider)
 
     async def request(
         self,
@@ -404,7 +359,7 @@ class AsyncSession:
         )
         if context is not None:
             first.context = context
-        policy, stats = options.retry, self.stats
+        policy = options.retry
         first_at = _clock.monotonic()
         deadline = None if options.deadline is None else first_at + options.deadline
         for attempt in range(1, policy.attempts + 1):
@@ -423,22 +378,10 @@ class AsyncSession:
                 timeout=first.timeout if left is None else min(first.timeout, left),
                 max_wait=first.max_wait if left is None else min(first.max_wait, left),
             )
-            stats.attempts += 1
-            stats.retries += attempt > 1
-            error: LyraMaveraError
-            try:
-                response = await self._chain(request)
-            except APIConnectionError as exc:
-                stats.connection_errors += 1
-                error = exc
-            else:
-                if response.ok:
-                    return response
-                stats.status_errors += 1
-                stats.rate_limited += response.status == 429
-                error = error_from_response(
-                    provider, response.status, response.headers, response.body
-                )
+            outcome = await self._attempt(request)
+            if isinstance(outcome, Response):
+                return outcome
+            error = outcome
             wait = next_wait(policy, request, error, rand=random.random())
             if wait is None:
                 raise error
@@ -446,3 +389,21 @@ class AsyncSession:
                 raise past_deadline(request, error, wait, deadline - first_at) from error
             await _clock.sleep(wait)
         raise AssertionError("unreachable: next_wait stops at the last attempt")
+
+    async def _attempt(self, request: Request) -> Response | LyraMaveraError:
+        """One trip through the chain: the 2xx response, or the error it amounts to."""
+        stats = self.stats
+        stats.attempts += 1
+        stats.retries += request.attempt > 1
+        try:
+            response = await self._chain(request)
+        except APIConnectionError as exc:
+            stats.connection_errors += 1
+            return exc
+        if response.ok:
+            return response
+        stats.status_errors += 1
+        stats.rate_limited += response.status == 429
+        return error_from_response(
+            request.provider, response.status, response.headers, response.body
+        )

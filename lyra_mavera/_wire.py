@@ -2,7 +2,7 @@
 one attempt of one request with its per-phase timeouts, and a body read within
 ``max_response_bytes``. Failures leave as typed errors (:func:`_http.connection_error`).
 
-May import the core's ``_http`` and ``_errors`` only.
+May import the core's ``_http``, ``_config`` and ``_errors`` only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 
 import aiohttp
 
+from ._config import SessionConfig
 from ._errors import LyraMaveraError
 from ._http import Request, Response, connection_error, too_large
 
@@ -56,6 +57,17 @@ class Wire:
         self._default_timeout = timeout
         self._default_timeouts = client_timeout(timeout)
         self.closed = False
+
+    @classmethod
+    def for_config(cls, client: aiohttp.ClientSession | None, config: SessionConfig) -> Wire:
+        """The wire a session with ``config`` needs."""
+        return cls(
+            client,
+            max_connections=config.max_connections,
+            max_response_bytes=config.max_response_bytes,
+            verify_tls=config.verify_tls,
+            timeout=config.options.timeout,
+        )
 
     @property
     def client_session(self) -> aiohttp.ClientSession | None:

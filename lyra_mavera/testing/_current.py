@@ -7,27 +7,64 @@ request storage keys (``web.RequestKey`` only exists from aiohttp 3.13 on).
 
 from __future__ import annotations
 
+import collections
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from ._bots import Bot, BotScript, BotStore
+from ._clock import FakeClock
+from ._records import KeyInfo
 from ._wire import mavera_error
 
-if TYPE_CHECKING:
-    from ._bots import Bot
-    from ._server import FakeServer
+__all__ = ["FAKE", "Fake", "bot_or_404", "key", "server_of", "stale"]
 
-__all__ = ["FAKE", "bot_or_404", "key", "server_of", "stale"]
 
-FAKE: web.AppKey[FakeServer] = web.AppKey("lyra_mavera.fake")
+class Fake(Protocol):
+    """What the route handlers use of the :class:`FakeServer` serving them (so they
+    need not import it)."""
+
+    bots: BotStore
+    clock: FakeClock
+    counters: collections.Counter[str]
+    default_workspace: str
+    lyra_meetings: dict[str, dict[str, Any]]
+    workspaces: dict[str, dict[str, Any]]
+    oauth_apps: dict[str, Any]
+    oauth_client_id: str
+    oauth_codes: dict[str, Any]
+    oauth_refresh: dict[str, Any]
+    oauth_revoked: set[str]
+    oauth_rotate_refresh_tokens: bool
+    oauth_send_refresh_token: bool
+    oauth_token_ttl: float
+
+    def add_key(
+        self,
+        provider: str,
+        key: str | None = ...,
+        *,
+        rpm: int | None = ...,
+        window: float | None = ...,
+        scopes: frozenset[str] | None = ...,
+        expires_at: float | None = ...,
+    ) -> str: ...
+    def remember_secret(self, value: str) -> str: ...
+    def key_info(self, key: str) -> KeyInfo: ...
+    def script_for(self, meeting_url: str) -> BotScript: ...
+    def workspace_json(self, ws_id: str, *, members: bool) -> dict[str, Any]: ...
+    def usage_json(self, key: str) -> dict[str, Any]: ...
+
+
+FAKE: web.AppKey[Fake] = web.AppKey("lyra_mavera.fake")
 #: The API key of the request being handled.
 key: ContextVar[str] = ContextVar("lyra_mavera_fake_key")
 #: Whether to answer as a lagging replica (an older status).
 stale: ContextVar[bool] = ContextVar("lyra_mavera_fake_stale", default=False)
 
 
-def server_of(request: web.Request) -> FakeServer:
+def server_of(request: web.Request) -> Fake:
     """The FakeServer handling ``request``."""
     return request.app[FAKE]
 

@@ -20,9 +20,10 @@ from . import _current as current
 from . import _lyra_routes, _mavera_routes, _oauth_routes
 from ._bots import BotScript, BotStore
 from ._clock import FakeClock
-from ._current import FAKE
+from ._current import FAKE, Fake
 from ._faults import Fault, FaultKind, Faults, KeyLimiter
 from ._oauth_routes import OAuthApp
+from ._records import KeyInfo, RecordedRequest
 from ._wire import lyra_error, mavera_error
 
 __all__ = ["FakeServer", "KeyInfo", "RecordedRequest"]
@@ -33,49 +34,6 @@ MAVERA_PREFIX = "/mavera/api/v1"
 _UNSET: Any = object()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@attrs.define
-class KeyInfo:
-    """A key the fake accepts, with its own rate limit (``None``: unlimited)."""
-
-    provider: str
-    limiter: KeyLimiter | None
-    user_id: str
-    org_id: str
-    revoked: bool = False
-    #: OAuth tokens only: granted scopes (API keys have every right) and expiry (fake clock).
-    scopes: frozenset[str] | None = None
-    expires_at: float | None = None
-
-
-@attrs.define(repr=False)
-class RecordedRequest:
-    """One request as the fake received it. The key is only in ``headers``."""
-
-    provider: str
-    method: str
-    path: str
-    route: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    time: float
-    status: int | None = None
-    fault: str | None = None
-
-    @property
-    def key(self) -> str | None:
-        auth = self.headers.get("Authorization", "")
-        return auth[7:] if auth.startswith("Bearer ") else None
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body) if self.body else None
-
-    def __repr__(self) -> str:
-        return f"RecordedRequest({self.method} {self.provider}:{self.path} -> {self.status})"
 
 
 class FakeServer:
@@ -156,7 +114,8 @@ class FakeServer:
     async def start(self) -> None:
         """Start serving; the port is known afterwards."""
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
-        app[FAKE] = self
+        fake: Fake = self
+        app[FAKE] = fake
         _lyra_routes.add_routes(app, LYRA_PREFIX)
         _oauth_routes.add_routes(app)
         _mavera_routes.add_routes(app, MAVERA_PREFIX)
