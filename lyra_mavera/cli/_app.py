@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
-from collections.abc import Awaitable, Callable, Coroutine
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
+from rich.text import Text
 
-from .. import _errors as e
-from .._poll import PollPolicy
-from .._session import AsyncSession
-from ._output import EXIT_INTERRUPTED, Output
+import lyra_mavera as lm
 
-__all__ = ["cli"]
+from ._output import EXIT_API, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Output
+
+__all__ = ["cli", "main"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -24,19 +27,19 @@ T = TypeVar("T")
 
 def _output(ctx: click.Context) -> Output:
     out = ctx.find_object(Output)
-    return out if out is not None else Output()
+    return out if out is not None else ctx.ensure_object(Output)
 
 
 def common(fn: Callable[P, T]) -> Callable[P, T]:
-    """``--json`` and ``--debug`` on every command (as well as on the group)."""
+    """``--json`` and ``--debug`` on every command and group, before or after its name."""
 
     def set_json(ctx: click.Context, _: click.Parameter, value: bool) -> None:
         if value:
-            ctx.ensure_object(Output).json = True
+            _output(ctx).json = True
 
     def set_debug(ctx: click.Context, _: click.Parameter, value: bool) -> None:
         if value:
-            ctx.ensure_object(Output).debug = True
+            _output(ctx).debug = True
 
     fn = click.option(
         "--json",
@@ -44,7 +47,7 @@ def common(fn: Callable[P, T]) -> Callable[P, T]:
         is_flag=True,
         expose_value=False,
         callback=set_json,
-        help="Machine-readable JSON on stdout.",
+        help="Machine-readable JSON on stdout (errors too).",
     )(fn)
     return click.option(
         "--debug",
@@ -72,9 +75,11 @@ def run(
         code = asyncio.run(work(out))
     except KeyboardInterrupt:
         if stop_code:
-            out.err.print("interrupted")
+            if out.json and not out.final_emitted:
+                out.json_line({"error": {"type": "Interrupted", "message": "interrupted"}})
+            out.note("interrupted")
         ctx.exit(stop_code)
-    except (e.LyraMaveraError, click.UsageError) as exc:
+    except (lm.LyraMaveraError, click.ClickException, CliError) as exc:
         if out.debug:
             raise
         ctx.exit(out.error(exc))
@@ -82,12 +87,14 @@ def run(
 
 
 def session_command(
-    fn: Callable[[AsyncSession, Output], Awaitable[int | None]],
+    fn: Callable[[lm.AsyncSession, Output], Awaitable[int | None]],
+    *,
+    middlewares: Sequence[lm.Middleware] = (),
 ) -> Callable[[click.Context], None]:
     @functools.wraps(fn)
     def wrapper(ctx: click.Context) -> None:
         async def work(out: Output) -> int | None:
-            async with AsyncSession() as session:
+            async with lm.AsyncSession(middlewares=middlewares) as session:
                 return await fn(session, out)
 
         run(ctx, work)
@@ -110,7 +117,6 @@ def parse_when(ctx: click.Context, param: click.Parameter, value: str | None) ->
 _time_scale_option = click.option(
     "--time-scale",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
     help="Poll this much faster (for a fake-server with a fast clock).",
 )
 
@@ -118,22 +124,54 @@ _time_scale_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @common
 @click.version_option(package_name="lyra-mavera")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """Lyra meetings and Mavera notetaker bots from the shell.
 
     Keys come from LYRA_API_KEY and MAVERA_API_KEY, base URLs from LYRA_BASE_URL and
-    MAVERA_BASE_URL. Exit codes: 0 ok, 1 API or network error, 2 usage error, 3
-    configuration error, 4 bot failed or wait timed out, 5 bulk run with failed rows,
-    130 interrupted.
+    MAVERA_BASE_URL. Exit codes: 0 ok, 1 API or network error, 2 usage error or invalid
+    input, 3 configuration error, 4 bot failed or wait timed out, 5 bulk run with rows
+    not ok, 130 interrupted.
     """
-    ctx.ensure_object(Output)
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code. Usage errors (click's) are one line
+    too, and a JSON ``error`` object with ``--json`` anywhere on the line."""
+    argv = list(sys.argv[1:] if args is None else args)
+    flags = argv[: argv.index("--")] if "--" in argv else argv
+    out = Output(json="--json" in flags, debug="--debug" in flags)
+    try:
+        code = cli.main(argv, prog_name="lyra-mavera", standalone_mode=False, obj=out)
+    except click.exceptions.Abort:
+        out.note("interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        return out.error(exc)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from
+        # complaining when it flushes stdout on the way out.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_API
+    except Exception as exc:
+        if out.debug:
+            raise
+        return out.error(
+            CliError(
+                f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the "
+                "traceback, and please report it)",
+                code=EXIT_API,
+                kind="InternalError",
+            )
+        )
+    return code if isinstance(code, int) else 0
 
 
 # -- lyra ----------------------------------------------------------------------------
 
 
 @cli.group()
+@common
 def lyra() -> None:
     """Lyra video meetings."""
 
@@ -144,7 +182,7 @@ def lyra() -> None:
 def verify(ctx: click.Context) -> None:
     """Check the Lyra key (POST /auth)."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         identity = await s.lyra.auth.verify()
         out.emit(identity, human=f"valid key: user {identity.user_id}, org {identity.org_id}")
 
@@ -162,7 +200,7 @@ def create_meeting(
 ) -> None:
     """Create a Lyra meeting."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         meeting = await s.lyra.meetings.create(title, start=start, attendees=attendees or None)
         out.emit(meeting, human=f"{meeting.id}  {meeting.url}")
 
@@ -173,6 +211,7 @@ def create_meeting(
 
 
 @cli.group()
+@common
 def mavera() -> None:
     """Mavera notetaker bots."""
 
@@ -189,8 +228,17 @@ def _meeting_line(meeting: Any) -> str:
 @click.option("--bot-name")
 @click.option("--join-at", callback=parse_when, help="When to join, ISO 8601 with an offset.")
 @click.option("--workspace", "workspace_id")
+@click.option(
+    "--skip-link-check",
+    is_flag=True,
+    help="Send URL even if it is not a Zoom, Google Meet, Teams or Webex link we know.",
+)
 @click.option("--wait", "wait_", is_flag=True, help="Follow the bot until it is done.")
-@click.option("--timeout", type=float, help="With --wait: give up after this many seconds.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="With --wait: give up after this many seconds.",
+)
 @_time_scale_option
 @click.pass_context
 def create_bot(
@@ -200,38 +248,52 @@ def create_bot(
     bot_name: str | None,
     join_at: datetime | None,
     workspace_id: str | None,
+    skip_link_check: bool,
     wait_: bool,
     timeout: float | None,
-    time_scale: float,
+    time_scale: float | None,
 ) -> None:
     """Send a bot into the call at URL."""
+    if not wait_:
+        given = [
+            name
+            for name, value in (("--timeout", timeout), ("--time-scale", time_scale))
+            if value is not None
+        ]
+        if given:
+            raise click.UsageError(f"{given[0]} only applies with --wait; add --wait", ctx=ctx)
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         bot = await s.mavera.meetings.create(
-            url, title=title, bot_name=bot_name, join_at=join_at, workspace_id=workspace_id
+            url,
+            title=title,
+            bot_name=bot_name,
+            join_at=join_at,
+            workspace_id=workspace_id,
+            skip_link_check=skip_link_check,
         )
         if not wait_:
             out.emit(bot, human=_meeting_line(bot))
             return
-        out.err.print(f"bot {bot.id} sent; following it")
-        done = await _follow(s, out, bot.id, timeout)
+        out.note(f"bot {bot.id} sent; following it")
+        done = await _follow(s, out, bot.id, timeout, time_scale or 1.0)
         out.emit(done, human=_meeting_line(done))
 
     session_command(go)(ctx)
 
 
 async def _follow(
-    s: AsyncSession, out: Output, meeting_id: str, timeout: float | None, time_scale: float = 1.0
+    s: lm.AsyncSession, out: Output, meeting_id: str, timeout: float | None, time_scale: float
 ) -> Any:
-    with out.err.status(f"{meeting_id}: waiting for the first status") as status:
+    with out.err.status(Text(f"{meeting_id}: waiting for the first status")) as status:
 
         def show(meeting: Any) -> None:
-            status.update(f"{meeting_id}: {meeting.status}")
+            status.update(Text(f"{meeting_id}: {meeting.status}"))
             if not out.err.is_terminal:
-                out.err.print(f"{meeting_id}: {meeting.status}")
+                out.note(f"{meeting_id}: {meeting.status}")
 
         return await s.mavera.meetings.wait(
-            meeting_id, timeout=timeout, poll=PollPolicy(time_scale=time_scale), on_status=show
+            meeting_id, timeout=timeout, poll=lm.PollPolicy(time_scale=time_scale), on_status=show
         )
 
 
@@ -242,7 +304,7 @@ async def _follow(
 def get(ctx: click.Context, meeting_id: str) -> None:
     """Show one meeting and its bot's status."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         out.emit(await s.mavera.meetings.get(meeting_id))
 
     session_command(go)(ctx)
@@ -256,7 +318,7 @@ def get(ctx: click.Context, meeting_id: str) -> None:
 def list_(ctx: click.Context, workspace_id: str | None, limit: int | None) -> None:
     """List meetings, newest first."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         shown = 0
         async for meeting in s.mavera.meetings.list(workspace_id=workspace_id):
             out.emit(meeting, human=_meeting_line(meeting))
@@ -275,11 +337,29 @@ def list_(ctx: click.Context, workspace_id: str | None, limit: int | None) -> No
 def cancel(ctx: click.Context, meeting_id: str, reason: str | None) -> None:
     """Cancel a bot."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         result = await s.mavera.meetings.cancel(meeting_id, reason=reason)
         out.emit(result, human=f"{result.id}  {result.status}")
 
     session_command(go)(ctx)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def transcript_text(result: Any) -> str:
+    """A transcript for people: the text or SRT as sent, or one line per segment with
+    its start time and speaker."""
+    if result.content is not None or not result.segments:
+        return str(result.text)
+    lines = []
+    for segment in result.segments:
+        when = f"{_clock(segment.start)}  " if segment.start is not None else ""
+        who = f"{segment.speaker}: " if segment.speaker else ""
+        lines.append(f"{when}{who}{segment.text}")
+    return "\n".join(lines)
 
 
 @mavera.command()
@@ -290,9 +370,9 @@ def cancel(ctx: click.Context, meeting_id: str, reason: str | None) -> None:
 def transcript(ctx: click.Context, meeting_id: str, fmt: str) -> None:
     """Print a finished meeting's transcript."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         result = await s.mavera.meetings.transcript(meeting_id, format=fmt)
-        out.emit(result, human=result.text)
+        out.emit(result, human=transcript_text(result))
 
     session_command(go)(ctx)
 
@@ -300,14 +380,20 @@ def transcript(ctx: click.Context, meeting_id: str, fmt: str) -> None:
 @mavera.command()
 @common
 @click.argument("meeting_id")
-@click.option("--timeout", type=float, help="Give up after this many seconds.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Give up after this many seconds.",
+)
 @_time_scale_option
 @click.pass_context
-def wait(ctx: click.Context, meeting_id: str, timeout: float | None, time_scale: float) -> None:
+def wait(
+    ctx: click.Context, meeting_id: str, timeout: float | None, time_scale: float | None
+) -> None:
     """Follow a bot until it is done (exit 4 if it fails or times out)."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
-        done = await _follow(s, out, meeting_id, timeout, time_scale)
+    async def go(s: lm.AsyncSession, out: Output) -> None:
+        done = await _follow(s, out, meeting_id, timeout, time_scale or 1.0)
         out.emit(done, human=_meeting_line(done))
 
     session_command(go)(ctx)
@@ -317,6 +403,7 @@ def wait(ctx: click.Context, meeting_id: str, timeout: float | None, time_scale:
 
 
 @cli.group()
+@common
 def bulk() -> None:
     """Create many meetings or bots from a CSV or JSONL file (resumable)."""
 
@@ -340,7 +427,7 @@ def _bulk_command(provider: str) -> Callable[..., None]:
 
         target = out or file.with_suffix(".results.jsonl")
 
-        async def go(s: AsyncSession, output: Output) -> int:
+        async def go(s: lm.AsyncSession, output: Output) -> int:
             return await run_bulk_file(
                 s,
                 output,
@@ -391,7 +478,13 @@ def fake_server(ctx: click.Context, port: int, rpm: int, time_scale: float) -> N
     from ..testing import FakeServer
 
     async def go(out: Output) -> None:
-        async with FakeServer(port=port, rpm=rpm, time_scale=time_scale) as fake:
+        fake = FakeServer(port=port, rpm=rpm, time_scale=time_scale)
+        try:
+            await fake.start()
+        except OSError as exc:
+            await fake.close()
+            raise _port_error(port, exc) from None
+        try:
             settings = {
                 "LYRA_BASE_URL": fake.lyra_base_url,
                 "MAVERA_BASE_URL": fake.mavera_base_url,
@@ -401,8 +494,25 @@ def fake_server(ctx: click.Context, port: int, rpm: int, time_scale: float) -> N
             human = "\n".join(f"export {k}={v}" for k, v in settings.items())
             out.emit(settings, human=human + "\n# fake keys: they work here only. Ctrl-C stops.")
             await asyncio.Event().wait()
+        finally:
+            await fake.close()
 
     run(ctx, go, stop_code=0)
+
+
+def _port_error(port: int, exc: OSError) -> CliError:
+    if exc.errno == errno.EADDRINUSE:
+        problem = "is already in use"
+    elif exc.errno == errno.EACCES:
+        problem = "needs privileges this user lacks"
+    else:
+        problem = f"cannot be served ({exc.strerror or exc})"
+    return CliError(
+        f"port {port} on 127.0.0.1 {problem}; choose another with --port "
+        "(--port 0 picks a free one)",
+        code=EXIT_USAGE,
+        param="--port",
+    )
 
 
 @cli.command()

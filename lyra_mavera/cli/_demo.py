@@ -6,6 +6,9 @@ import collections
 import time
 from typing import Any
 
+from rich.console import Console
+from rich.text import Text
+
 from .. import lyra, mavera
 from .._poll import PollPolicy
 from ..testing import FakeServer
@@ -17,13 +20,14 @@ __all__ = ["run_demo"]
 
 async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) -> int:
     started = time.perf_counter()
-    say = out.err.print if out.json else out.out.print
+    say = out.note if out.json else out.line
+    console = out.err if out.json else Console(soft_wrap=True, markup=False, emoji=False)
     poll = PollPolicy(time_scale=time_scale)
     # A realistic key: Mavera's Enterprise tier (600/min), and some 503s on status polls
     # so the retries have something to do. Seeded: every run is the same.
     async with FakeServer(time_scale=time_scale, rpm=600, seed=7) as fake:
         fake.inject("status", rate=0.03, status=503, retry_after=0.05, route="GET /meetings/{id}")
-        say(f"[bold]FakeServer[/bold] on {fake.base_url} (bots live {time_scale:g}x faster)")
+        say(f"FakeServer on {fake.base_url} (bots live {time_scale:g}x faster)")
         async with fake.session() as s:
             identity = await s.lyra.auth.verify()
             say(f"1. Lyra key verified: user {identity.user_id}, org {identity.org_id}")
@@ -32,16 +36,16 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
             zoom = "https://zoom.us/j/5550001234"
             bot = await s.mavera.meetings.create(zoom, title="Customer kickoff notes")
             say(f"3. Mavera bot {bot.id} sent into {zoom}")
-            with out.err.status(f"   {bot.id}: {bot.status}") as status:
+            with out.err.status(Text(f"   {bot.id}: {bot.status}")) as status:
 
                 def show(m: mavera.Meeting) -> None:
-                    status.update(f"   {bot.id}: {m.status}")
+                    status.update(Text(f"   {bot.id}: {m.status}"))
 
                 done = await s.mavera.meetings.wait(bot.id, poll=poll, on_status=show)
             transcript = await s.mavera.meetings.transcript(bot.id, format="text")
             say(f"   {bot.id}: {done.status}; transcript starts {transcript.text[:40]!r}")
 
-            with progress_bar(out, console=out.err if out.json else out.out) as bar:
+            with progress_bar(out, console=console) as bar:
                 task = bar.add_task(f"4. {meetings} Lyra meetings", total=meetings)
                 lyra_results = await s.lyra.meetings.create_many(
                     [
@@ -90,7 +94,7 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
         "elapsed_seconds": round(time.perf_counter() - started, 2),
     }
     human = (
-        f"\n[bold]Summary[/bold]: {summary['lyra_meetings']['ok']}/{meetings} Lyra meetings, "
+        f"\nSummary: {summary['lyra_meetings']['ok']}/{meetings} Lyra meetings, "
         f"{summary['mavera_bots']['ok']}/{bots} Mavera bots, followed to "
         f"{', '.join(f'{k} {v}' for k, v in summary['bots_followed'].items()) or 'nothing'}; "
         f"{stats.attempts} requests, {stats.retries} retries, {stats.rate_limited} 429s, "
