@@ -418,6 +418,8 @@ def _json_cases() -> list[tuple[list[str], int]]:
         (["mavera", "transcript", "meeting_missing"], 1),
         (["mavera", "wait", "meeting_missing"], 1),
         (["mavera", "nosuch"], 2),
+        (["bulk", "lyra", "@FILE"], 0),
+        (["bulk", "mavera", "@FILE"], 2),
         (["bulk", "lyra"], 2),
     ]
 
@@ -467,110 +469,3 @@ async def test_fake_server_command(parent: str) -> None:
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0
-
-
-# -- bulk (moving to test_cli_bulk.py) ---------------------------------------------
-
-
-async def test_bulk_lyra_reports_bad_rows(
-    env: dict[str, str], fake: FakeServer, tmp_path: Path
-) -> None:
-    """CSV rows that cannot be used are reported with their line number; the rest are created."""
-    source = tmp_path / "meetings.csv"
-    source.write_text(
-        "title,start,attendees\n"
-        "Kickoff,2030-01-01T10:00:00Z,a@b.co;c@d.co\n"
-        ",2030-01-01T10:00:00Z,\n"
-        "Review,tomorrow,\n"
-        "Retro,,x@y.co\n"
-    )
-    out_file = tmp_path / "out.jsonl"
-    code, out, err = await cli(
-        "bulk", "lyra", str(source), "--out", str(out_file), "--json", env=env
-    )
-    assert code == 5, err
-    results = lines(out_file.read_text())
-    assert [r["ok"] for r in results] == [True, False, False, True]
-    assert results[1]["error"].startswith("line 3:") and "title" in results[1]["error"]
-    assert results[2]["error"].startswith("line 4:") and "start" in results[2]["error"]
-    assert len(fake.lyra_meetings) == 2
-    assert lines(out)[-1]["ok"] == 2
-
-
-async def test_bulk_mavera_interrupted_and_resumed(
-    env: dict[str, str], fake: FakeServer, tmp_path: Path
-) -> None:
-    """Ctrl-C half-way, then the same command again: every row created exactly once."""
-    rows = 120
-    source = tmp_path / "bots.jsonl"
-    source.write_text(
-        "".join(
-            json.dumps({"meeting_url": f"https://zoom.us/j/{i}", "title": f"Bot {i}"}) + "\n"
-            for i in range(rows)
-        )
-    )
-    out_file = tmp_path / "bots.out.jsonl"
-    fake.inject("latency", delay=0.05, route="POST /meetings")
-    proc = await asyncio.create_subprocess_exec(
-        *COMMAND,
-        "bulk",
-        "mavera",
-        str(source),
-        "--out",
-        str(out_file),
-        "--concurrency",
-        "4",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **env},
-    )
-    for _ in range(400):
-        await asyncio.sleep(0.025)
-        if out_file.exists() and len(out_file.read_text().splitlines()) >= 30:
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 130, err.decode()
-    assert "interrupted" in err.decode() and "Traceback" not in err.decode()
-    first = len(out_file.read_text().splitlines())
-    assert 30 <= first < rows
-    fake.clear_faults()
-    code, out, err2 = await cli(
-        "bulk", "mavera", str(source), "--out", str(out_file), "--json", env=env
-    )
-    assert code == 0, err2
-    assert "resuming" in err2 or lines(out)[-1]["rows"] == rows
-    results = lines(out_file.read_text())
-    assert [r["index"] for r in results] == list(range(rows))
-    assert all(r["ok"] for r in results)
-    assert all(fake.bots_for_link(f"https://zoom.us/j/{i}") == 1 for i in range(rows))
-    assert len({r["id"] for r in results}) == rows
-    assert not out_file.with_name(out_file.name + ".inflight").exists()
-    print(
-        f"\ninterrupted after {first} rows; resumed; adopted {lines(out)[-1]['adopted_after_interruption']}"
-    )
-
-
-async def test_interrupted_lyra_rows_are_reported_not_resent(tmp_path: Path) -> None:
-    """A Lyra row that was in flight when a run stopped gets a may_exist result and no request."""
-    import lyra_mavera as lm
-    from lyra_mavera.cli._bulkfile import Journal, read_rows
-    from lyra_mavera.cli._bulkrun import _settle_interrupted
-
-    source = tmp_path / "m.csv"
-    source.write_text("title\nFirst\nSecond\n")
-    out = tmp_path / "m.out.jsonl"
-    rows = read_rows(source, "lyra")
-    journal = Journal(out)
-    journal.start(1)  # row 1 was sent, then the process died
-    journal.close(complete=False)
-    journal = Journal(out)
-    async with lm.AsyncSession(
-        lyra_api_key="lyra_" + "k" * 24, lyra_base_url="http://127.0.0.1:9/v1"
-    ) as s:
-        assert await _settle_interrupted(s, "lyra", journal, rows) == 1
-    journal.close(complete=False)
-    (record,) = lines(out.read_text())
-    assert record["index"] == 1 and record["line"] == 3 and record["ok"] is False
-    assert record["may_exist"] is True and record["error_type"] == "AmbiguousCreateError"
-    assert record["error"].startswith("line 3: lyra: this row was being sent")

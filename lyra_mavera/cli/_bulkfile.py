@@ -1,57 +1,87 @@
 """Bulk files: rows in (CSV with a header row, or JSONL), results out (JSONL), and the
-journal that lets an interrupted run resume without creating anything twice.
+journal that lets a run resume, even on an edited file, without creating anything twice
+or skipping a row.
 
-The results file holds one line per input row: ``{"index", "line", "ok", "id", ...}`` or
-``{"index", "line", "ok": false, "error", "error_type", "may_exist"}``. Beside it,
-``<out>.inflight`` records each row the moment it is sent. A rerun skips rows with a
-result; a row that was sent but has no result was in flight when the last run stopped:
-a Mavera bot is looked for among recent meetings and adopted, a Lyra meeting (which
-cannot be looked up) is reported as possibly created, and neither is sent again blindly.
+Rows are keyed by their content, not their position: the key is a hash of the row's
+normalised fields plus its occurrence number (the second identical row is ``…-2``), so
+adding, deleting or moving rows never hands one row's result to another.
+
+``OUT`` holds one line per row of the current file: ``{"key", "index", "line", "ok",
+"id", ...}`` or ``{..., "ok": false, "error", "error_type", "may_exist"}``, and the row's
+normalised fields. Beside it, ``OUT.journal`` records each run (the input's fingerprint),
+each row the moment it is sent, and the results of rows no longer in the file (so a row
+put back later is recognised, not sent again).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
 import re
 import time
-from collections.abc import Iterator
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
-from .._bulk import AmbiguousCreateError, BulkResult
-from ..lyra._models import MeetingRequest
-from ..mavera._models import BotRequest
+import lyra_mavera as lm
 
-__all__ = ["Journal", "Row", "read_rows", "record_for"]
+from ..mavera._bulk import identity as bot_identity
+from ._output import EXIT_USAGE, CliError, advise
 
-_LYRA_FIELDS = {"title", "start", "attendees"}
-_MAVERA_FIELDS = {"meeting_url", "title", "bot_name", "join_at", "workspace_id"}
+try:  # pragma: no cover - platform dependent
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, one run at a time is on the user
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["COLUMNS", "Row", "State", "fingerprint", "read_rows", "record_for"]
+
+#: Columns per provider, the required one first.
+COLUMNS = {
+    "lyra": ("title", "start", "attendees"),
+    "mavera": ("meeting_url", "title", "bot_name", "join_at", "workspace_id"),
+}
+_TEXT = {"title", "meeting_url", "bot_name", "workspace_id"}
+_WHEN = {"start", "join_at"}
+
+
+def expected_columns(provider: str) -> str:
+    first, *rest = COLUMNS[provider]
+    return ", ".join([f"{first} (required)", *rest])
 
 
 @attrs.frozen
 class Row:
-    """One input row: its position, its line in the file, and its request or the
-    reason it could not be read."""
+    """One input row: its position, its line in the file, its content key, and its
+    request (with its normalised ``fields``) or the reason it could not be read."""
 
     index: int
     line: int
+    key: str
     request: Any = None
+    fields: dict[str, Any] = attrs.field(factory=dict)
     problem: str | None = None
 
 
+class _FieldProblem(ValueError):
+    """A row names fields that do not exist or lacks the required one."""
+
+
 def _datetime(name: str, value: Any) -> datetime | None:
-    if value in (None, ""):
+    if value is None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{name} must be an ISO 8601 date-time string")
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise ValueError(f"{name} {value!r} is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
@@ -59,70 +89,236 @@ def _datetime(name: str, value: Any) -> datetime | None:
     return parsed
 
 
-def _request(provider: str, data: dict[str, Any]) -> Any:
-    allowed = _LYRA_FIELDS if provider == "lyra" else _MAVERA_FIELDS
-    unknown = sorted(set(data) - allowed)
+def _utc(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _clean(provider: str, data: dict[str, Any]) -> dict[str, Any]:
+    allowed = COLUMNS[provider]
+    unknown = [k for k in data if k not in allowed]
     if unknown:
-        raise ValueError(f"unknown column {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
-    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
-    values = {k: v for k, v in values.items() if v not in (None, "")}
+        raise _FieldProblem(f"unknown field {unknown[0]!r}; expected {expected_columns(provider)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, str):
+            value = value.strip()
+        if value in (None, "", []):
+            continue
+        if name in _TEXT | _WHEN and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        values[name] = value
+    if allowed[0] not in values:
+        raise _FieldProblem(f"{allowed[0]} is missing")
+    return values
+
+
+def _request(provider: str, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The SDK request for a row and its normalised fields (what its key is made of)."""
+    values = _clean(provider, data)
+    request: Any
     if provider == "lyra":
-        if "title" not in values:
-            raise ValueError("title is missing")
         attendees = values.get("attendees", ())
         if isinstance(attendees, str):
             attendees = [a for a in re.split(r"[;,\s]+", attendees) if a]
-        return MeetingRequest(
-            values["title"], start=_datetime("start", values.get("start")), attendees=attendees
+        if not isinstance(attendees, list | tuple) or not all(
+            isinstance(a, str) for a in attendees
+        ):
+            raise ValueError("attendees must be emails separated by ; or spaces, or a list")
+        attendees = [a.strip() for a in attendees if a.strip()]
+        start = _datetime("start", values.get("start"))
+        fields = {"title": values["title"], "start": _utc(start), "attendees": attendees}
+        request = lm.lyra.MeetingRequest(values["title"], start=start, attendees=attendees)
+    else:
+        join_at = _datetime("join_at", values.get("join_at"))
+        fields = {**values, "join_at": _utc(join_at)}
+        request = lm.mavera.BotRequest(
+            values["meeting_url"],
+            title=values.get("title"),
+            bot_name=values.get("bot_name"),
+            join_at=join_at,
+            workspace_id=values.get("workspace_id"),
         )
-    if "meeting_url" not in values:
-        raise ValueError("meeting_url is missing")
-    return BotRequest(
-        values["meeting_url"],
-        title=values.get("title"),
-        bot_name=values.get("bot_name"),
-        join_at=_datetime("join_at", values.get("join_at")),
-        workspace_id=values.get("workspace_id"),
-    )
+    return request, {k: v for k, v in fields.items() if v not in (None, [])}
 
 
-def read_rows(path: Path, provider: str) -> list[Row]:
-    """Every row of a CSV (header row first) or JSONL file; unreadable rows carry their
-    problem instead of a request, so they can be reported without stopping the others."""
-    text = path.read_text(encoding="utf-8-sig")
-    rows: list[Row] = []
-    if path.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
-        for number, raw in enumerate(text.splitlines(), start=1):
-            if not raw.strip():
-                continue
-            index = len(rows)
-            try:
-                data = json.loads(raw)
-                if not isinstance(data, dict):
-                    raise ValueError("each line must be a JSON object")
-                rows.append(Row(index, number, _request(provider, data)))
-            except (ValueError, TypeError) as exc:
-                rows.append(Row(index, number, problem=str(exc)))
-        return rows
-    reader = csv.DictReader(io.StringIO(text))
-    for data in reader:
-        index = len(rows)
-        line = reader.line_num
-        if None in data:
-            rows.append(Row(index, line, problem="more values than header columns"))
-            continue
-        try:
-            rows.append(Row(index, line, _request(provider, dict(data))))
-        except (ValueError, TypeError) as exc:
-            rows.append(Row(index, line, problem=str(exc)))
+def _digest(provider: str, content: Any) -> str:
+    text = json.dumps([provider, content], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _decode(path: Path, encoding: str) -> str:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise CliError(
+            f"--encoding {encoding!r} is not a known text encoding (e.g. utf-8-sig, cp1252)",
+            param="--encoding",
+        ) from None
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        hint = "cp1252" if encoding.lower().replace("_", "-").startswith("utf") else "utf-8-sig"
+        raise CliError(
+            f"{path}: line {line} is not {encoding} text (byte 0x{raw[exc.start]:02x}); "
+            f"a file saved by Excel is often cp1252: rerun with --encoding {hint}",
+            param="--encoding",
+        ) from None
+
+
+def read_rows(path: Path, provider: str, *, encoding: str = "utf-8-sig") -> list[Row]:
+    """Every row of a CSV (header row first) or JSONL file. A file that cannot be used
+    at all (undecodable, empty, wrong columns) raises :class:`CliError` up front; a row
+    that cannot be read carries its problem, so it is reported without stopping the
+    others."""
+    text = _decode(path, encoding)
+    first = text.lstrip()[:1]
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or first == "{":
+        rows = _jsonl_rows(path, provider, text)
+    else:
+        rows = _csv_rows(path, provider, text)
+    if not rows:
+        raise CliError(
+            f"{path} has no rows; expected a CSV header row with the columns "
+            f"{expected_columns(provider)} (or JSONL objects with those fields) and one "
+            "row per item"
+        )
     return rows
 
 
-def record_for(row: Row, result: BulkResult[Any] | None = None, **extra: Any) -> dict[str, Any]:
+def _numbered(provider: str, parsed: Iterable[tuple[int, Any, Any]]) -> list[Row]:
+    """Rows with their keys: a content hash and its occurrence number."""
+    seen: Counter[str] = Counter()
+    rows: list[Row] = []
+    for line, data, raw in parsed:
+        index = len(rows)
+        try:
+            if isinstance(data, Exception):
+                raise data
+            request, fields = _request(provider, data)
+        except (ValueError, TypeError) as exc:
+            digest = "x" + _digest(provider, raw)[1:]
+            seen[digest] += 1
+            key = f"{digest}-{seen[digest]}"
+            rows.append(Row(index, line, key, problem=str(exc)))
+            continue
+        digest = _digest(provider, fields)
+        seen[digest] += 1
+        rows.append(Row(index, line, f"{digest}-{seen[digest]}", request, fields))
+    return rows
+
+
+def _jsonl_rows(path: Path, provider: str, text: str) -> list[Row]:
+    def parsed() -> Iterator[tuple[int, Any, Any]]:
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                yield number, ValueError(f"not a JSON object ({exc.msg})"), raw.strip()
+                continue
+            if not isinstance(data, dict):
+                yield number, ValueError("each line must be a JSON object"), raw.strip()
+                continue
+            yield number, data, data
+
+    rows = _numbered(provider, parsed())
+    # Without a header to check, a file whose every row names the wrong fields is
+    # still one mistake: say so once.
+    problems = [r.problem for r in rows if r.problem is not None]
+    if rows and len(problems) == len(rows):
+        field_problems = [
+            p for p in problems if p.startswith("unknown field") or p.endswith("is missing")
+        ]
+        if len(field_problems) == len(rows):
+            raise CliError(
+                f"{path}: no line has the fields a {provider} row needs (line "
+                f"{rows[0].line}: {problems[0]}); expected {expected_columns(provider)}"
+            )
+    return rows
+
+
+def _csv_rows(path: Path, provider: str, text: str) -> list[Row]:
+    header_line = next((line for line in text.splitlines() if line.strip()), "")
+    # Excel in many locales saves "CSV" with semicolons; tabs come from spreadsheets.
+    delimiter = ","
+    if "," not in header_line:
+        delimiter = ";" if ";" in header_line else "\t" if "\t" in header_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            header = [c.strip().lower() for c in cells]
+            break
+    if header is None:
+        return []
+    allowed = COLUMNS[provider]
+    where = f"{path} line {reader.line_num}"
+    unknown = [c for c in header if c not in allowed]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if unknown or duplicated or allowed[0] not in header:
+        problem = (
+            f"unknown column {unknown[0]!r}"
+            if unknown
+            else f"column {duplicated[0]!r} appears twice"
+            if duplicated
+            else f"no {allowed[0]!r} column"
+        )
+        raise CliError(
+            f"{where}: {problem} in the header; expected the columns {expected_columns(provider)}"
+        )
+
+    def parsed() -> Iterator[tuple[int, Any, Any]]:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            line = reader.line_num
+            if len(cells) > len(header):
+                yield (
+                    line,
+                    ValueError(f"{len(cells)} values for {len(header)} header columns"),
+                    cells,
+                )
+                continue
+            yield line, dict(zip(header, cells, strict=False)), cells
+
+    return _numbered(provider, parsed())
+
+
+def fingerprint(provider: str, rows: list[Row]) -> str:
+    """The input as the run sees it: its rows' keys, in order."""
+    text = provider + "\n" + "\n".join(row.key for row in rows)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identity_of(provider: str, fields: dict[str, Any] | None) -> str | None:
+    """What makes two rows the same thing on the server: a Mavera bot's link and join
+    time, a Lyra meeting's title and start."""
+    if not fields:
+        return None
+    if provider == "mavera":
+        if "meeting_url" not in fields:
+            return None
+        link, seconds = bot_identity(fields["meeting_url"], fields.get("join_at"))
+        return json.dumps([link, seconds])
+    if "title" not in fields:
+        return None
+    return json.dumps([fields["title"], fields.get("start")], ensure_ascii=False)
+
+
+# -- results ------------------------------------------------------------------------
+
+
+def record_for(row: Row, result: lm.BulkResult[Any] | None = None, **extra: Any) -> dict[str, Any]:
     """The results-file line for a row."""
-    record: dict[str, Any] = {"index": row.index, "line": row.line}
+    record: dict[str, Any] = {"key": row.key, "index": row.index, "line": row.line}
     if row.problem is not None:
-        return _failure(record, row.problem, "ValidationError", may_exist=False)
+        return failure(record, row, row.problem, "ValidationError", may_exist=False)
     assert result is not None
     if result.ok:
         value = result.value
@@ -130,72 +326,40 @@ def record_for(row: Row, result: BulkResult[Any] | None = None, **extra: Any) ->
         for name in ("url", "status"):
             if getattr(value, name, None) is not None:
                 record[name] = str(getattr(value, name))
-        return {**record, **extra}
+        return {**record, **extra, "row": row.fields}
     error = result.error
     assert error is not None
-    may_exist = isinstance(error, AmbiguousCreateError)
-    return _failure(record, str(error), type(error).__name__, may_exist=may_exist, **extra)
+    may_exist = isinstance(error, lm.AmbiguousCreateError)
+    message = advise(str(error), bulk=True)
+    return failure(record, row, message, type(error).__name__, may_exist=may_exist, **extra)
 
 
-def _failure(
-    record: dict[str, Any], problem: str, error_type: str, *, may_exist: bool, **extra: Any
+def failure(
+    record: dict[str, Any],
+    row: Row,
+    problem: str,
+    error_type: str,
+    *,
+    may_exist: bool,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         **record,
         "ok": False,
-        "error": f"line {record['line']}: {problem}",
+        "error": f"line {row.line}: {problem}",
         "error_type": error_type,
         "may_exist": may_exist,
         **extra,
+        "row": row.fields,
     }
 
 
-class Journal:
-    """The results file and its in-flight journal, appended line by line."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.inflight = out.with_name(out.name + ".inflight")
-        self.done: dict[int, dict[str, Any]] = {}
-        self.started: dict[int, float] = {}
-        if out.exists():
-            for record in _records(out):
-                if isinstance(record.get("index"), int):
-                    self.done[record["index"]] = record
-        if self.inflight.exists():
-            for record in _records(self.inflight):
-                if isinstance(record.get("index"), int):
-                    self.started[record["index"]] = float(record.get("at", time.time()))
-        self._out = out.open("a", encoding="utf-8")
-        self._journal = self.inflight.open("a", encoding="utf-8")
-
-    def interrupted(self) -> dict[int, float]:
-        """Rows that were sent but have no result: in flight when the last run stopped."""
-        return {i: at for i, at in self.started.items() if i not in self.done}
-
-    def start(self, index: int) -> None:
-        self._journal.write(json.dumps({"index": index, "at": time.time()}) + "\n")
-        self._journal.flush()
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.done[record["index"]] = record
-        self._out.write(json.dumps(record) + "\n")
-        self._out.flush()
-
-    def forget(self, index: int) -> None:
-        """Drop a row's earlier (failed) result so it is sent again (``--retry-failed``)."""
-        self.done.pop(index, None)
-
-    def close(self, *, complete: bool) -> None:
-        self._out.close()
-        self._journal.close()
-        if complete:
-            self.inflight.unlink(missing_ok=True)  # every row has its result
-            _rewrite_latest(self.out)
-
-
 def _records(path: Path) -> Iterator[dict[str, Any]]:
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    for raw in text.splitlines():
         try:
             record = json.loads(raw)
         except ValueError:
@@ -204,12 +368,178 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def _rewrite_latest(path: Path) -> None:
-    """Keep one line per row (the latest), in row order, once a run is complete."""
-    latest: dict[int, dict[str, Any]] = {}
-    for record in _records(path):
-        if isinstance(record.get("index"), int):
-            latest[record["index"]] = record
+def _write_atomically(path: Path, lines: Iterable[dict[str, Any]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(latest[i]) + "\n" for i in sorted(latest)), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(json.dumps(line) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+class State:
+    """What earlier runs with the same ``--out`` left: results by row key, when each
+    row was first sent, and the last run's input fingerprint. Appends as the run goes;
+    :meth:`close` rewrites both files tidily."""
+
+    def __init__(self, out: Path, provider: str, *, source: Path | None = None) -> None:
+        self.out = out
+        self.provider = provider
+        self.source = source
+        self.journal_path = out.with_name(out.name + ".journal")
+        #: Results by row key: this file's rows and rows no longer in it.
+        self.records: dict[str, dict[str, Any]] = {}
+        #: When each row was first sent, and its fields (for rows that left the file).
+        self.first_sent: dict[str, float] = {}
+        self.sent_fields: dict[str, dict[str, Any]] = {}
+        #: The last run's header: provider, input fingerprint, file, rows.
+        self.previous: dict[str, Any] | None = None
+        #: Keys whose result is in OUT itself (rows of the last run's file).
+        self.current_before: set[str] = set()
+        self._out: IO[str] | None = None
+        self._journal: IO[str] | None = None
+        self._check_paths()
+        self._load()
+
+    def _check_paths(self) -> None:
+        if self.out.exists() and self.source is not None and self.out.samefile(self.source):
+            raise CliError(f"--out {self.out} is the input file; choose another --out")
+        folder = self.out.parent
+        if not folder.is_dir():
+            raise CliError(
+                f"--out {self.out}: the folder {folder} does not exist; create it "
+                f"(mkdir -p {folder}) or choose another --out",
+                param="--out",
+            )
+        if self.out.is_dir():
+            raise CliError(f"--out {self.out} is a folder; give a file name", param="--out")
+
+    def _load(self) -> None:
+        for entry in _records(self.journal_path):
+            if "run" in entry and isinstance(entry["run"], dict):
+                self.previous = entry["run"]
+            elif isinstance(entry.get("sent"), str):
+                key, at = entry["sent"], float(entry.get("at", time.time()))
+                self.first_sent[key] = min(at, self.first_sent.get(key, at))
+                if isinstance(entry.get("row"), dict):
+                    self.sent_fields[key] = entry["row"]
+            elif isinstance(entry.get("removed"), dict):
+                record = entry["removed"]
+                if isinstance(record.get("key"), str):
+                    self.records[record["key"]] = record
+        if self.previous is not None and self.previous.get("provider") != self.provider:
+            raise CliError(
+                f"--out {self.out} holds the results of a `bulk "
+                f"{self.previous.get('provider')}` run; choose another --out for "
+                f"`bulk {self.provider}`",
+                param="--out",
+            )
+        if not self.out.exists():
+            return
+        try:
+            text = self.out.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(
+                f"--out {self.out} cannot be read as a results file ({exc}); choose another --out",
+                param="--out",
+            ) from None
+        lines = text.splitlines()
+        for number, raw in enumerate(lines, start=1):
+            try:
+                record = json.loads(raw)
+                ours = isinstance(record, dict) and isinstance(record.get("key"), str)
+                ours = ours and isinstance(record.get("ok"), bool)
+            except ValueError:
+                # Only a last line without its newline can be one cut short by a crash.
+                cut = number == len(lines) and not text.endswith("\n")
+                record, ours = None, cut
+            if not ours:
+                # Never overwrite a file that is not ours (or from before rows had keys).
+                raise CliError(
+                    f"--out {self.out} line {number} is not a bulk result of this version; "
+                    "choose another --out (or move that file away)",
+                    param="--out",
+                )
+            if record is not None:
+                self.records[record["key"]] = record
+                self.current_before.add(record["key"])
+
+    # -- writing ----------------------------------------------------------------------
+
+    def open(self, header: dict[str, Any]) -> None:
+        """Lock the journal (one run per ``--out`` at a time) and start appending."""
+        try:
+            self._journal = self.journal_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {self.journal_path}: {exc.strerror or exc}") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._journal.close()
+                self._journal = None
+                raise CliError(
+                    f"another lyra-mavera run is writing {self.out}; let it finish (or "
+                    "stop it) before running again",
+                    code=EXIT_USAGE,
+                ) from None
+        try:
+            self._out = self.out.open("a", encoding="utf-8")
+        except OSError as exc:
+            self.abandon()
+            raise CliError(
+                f"cannot write --out {self.out}: {exc.strerror or exc}", param="--out"
+            ) from None
+        self._append(self._journal, {"run": header})
+
+    @staticmethod
+    def _append(handle: IO[str] | None, entry: dict[str, Any]) -> None:
+        assert handle is not None
+        handle.write(json.dumps(entry) + "\n")
+        handle.flush()
+
+    def sent(self, row: Row) -> None:
+        """Note that ``row`` is about to be sent (before the request leaves)."""
+        now = time.time()
+        self.first_sent[row.key] = min(now, self.first_sent.get(row.key, now))
+        self.sent_fields[row.key] = row.fields
+        self._append(self._journal, {"sent": row.key, "at": now, "row": row.fields})
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records[record["key"]] = record
+        self._append(self._out, record)
+
+    def forget(self, key: str) -> None:
+        """Drop a row's result so that it is sent again (on the user's say-so)."""
+        self.records.pop(key, None)
+
+    def abandon(self) -> None:
+        for handle in (self._out, self._journal):
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
+        self._out = self._journal = None
+
+    def close(self, rows: list[Row], header: dict[str, Any]) -> None:
+        """Rewrite OUT with one line per row of this file, in order, and the journal
+        with this run, the sends still unanswered and the rows that left the file."""
+        current = {row.key: row for row in rows}
+        results = []
+        for row in rows:
+            record = self.records.get(row.key)
+            if record is not None:
+                results.append({**record, "index": row.index, "line": row.line})
+        journal: list[dict[str, Any]] = [{"run": header}]
+        for key, at in self.first_sent.items():
+            record = self.records.get(key)
+            if record is None or not record.get("ok"):
+                journal.append({"sent": key, "at": at, "row": self.sent_fields.get(key)})
+        for key, record in self.records.items():
+            if key not in current and not key.startswith("x"):
+                journal.append({"removed": record})
+        try:
+            _write_atomically(self.out, results)
+            _write_atomically(self.journal_path, journal)
+        finally:
+            self.abandon()

@@ -12,8 +12,8 @@ from rich.text import Text
 from .. import lyra, mavera
 from .._poll import PollPolicy
 from ..testing import FakeServer
-from ._bulkrun import progress_bar
 from ._output import EXIT_OK, Output
+from ._progress import progress_bar
 
 __all__ = ["run_demo"]
 
@@ -46,7 +46,7 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
             say(f"   {bot.id}: {done.status}; transcript starts {transcript.text[:40]!r}")
 
             with progress_bar(out, console=console) as bar:
-                task = bar.add_task(f"4. {meetings} Lyra meetings", total=meetings)
+                task = bar.add_task(f"4. {meetings} Lyra meetings", total=meetings, note="")
                 lyra_results = await s.lyra.meetings.create_many(
                     [
                         lyra.MeetingRequest(f"Demo meeting {i}", attendees=f"guest{i}@acme.com")
@@ -55,7 +55,7 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
                     concurrency=20,
                     on_progress=lambda done_, _: bar.update(task, completed=done_),
                 )
-                task = bar.add_task(f"5. {bots} Mavera bots", total=bots)
+                task = bar.add_task(f"5. {bots} Mavera bots", total=bots, note="")
                 bot_results = await s.mavera.meetings.create_many(
                     [
                         mavera.BotRequest(
@@ -67,7 +67,7 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
                     on_progress=lambda done_, _: bar.update(task, completed=done_),
                 )
                 ids = [r.value.id for r in bot_results if r.value is not None]
-                task = bar.add_task(f"6. following {len(ids)} bots", total=len(ids))
+                task = bar.add_task(f"6. following {len(ids)} bots", total=len(ids), note="")
                 followed = await s.mavera.meetings.wait_many(
                     ids,
                     poll=poll,
