@@ -121,7 +121,8 @@ def env(fake: FakeServer) -> dict[str, str]:
 
 
 async def test_demo_runs_the_whole_flow() -> None:
-    """demo needs no keys, exits 0 and reports every item and the request counts."""
+    """demo needs no keys, exits 0 and reports every item, the request counts and where
+    its retries came from."""
     code, out, err = await cli("demo", "--json", env={"LYRA_API_KEY": "", "MAVERA_API_KEY": ""})
     assert code == 0, err
     (summary,) = lines(out)
@@ -129,14 +130,33 @@ async def test_demo_runs_the_whole_flow() -> None:
     assert summary["mavera_bots"] == {"ok": 50, "failed": 0}
     assert summary["bots_followed"] == {"done": 50}
     assert summary["requests"] > 250 and summary["rate_limited_429"] == 0
+    assert summary["injected_503s"] >= summary["retries"] > 0
     assert "Traceback" not in err
 
 
-async def test_demo_human_output() -> None:
-    """The human demo prints its steps and a summary line."""
+async def test_demo_teaches() -> None:
+    """The human demo says the 503s are injected, previews the transcript in whole words
+    on real lines, and ends with the next steps: real keys, fake-server, the docs."""
     code, out, _ = await cli("demo", "--meetings", "20", "--bots", "5")
     assert code == 0
     assert "Lyra key verified" in out and "Summary: 20/20 Lyra meetings, 5/5 Mavera bots" in out
+    assert "503 on purpose" in out and "injected 503s" in out
+    assert "\\n" not in out
+    assert "     Alex: Thanks everyone for joining" in out
+    assert "     Sam: let us review the" in out
+    tail = out[out.index("Next steps") :]
+    for words in ("export LYRA_API_KEY=", "lyra-mavera fake-server", "--help", "README"):
+        assert words in tail
+
+
+def test_transcript_preview_cuts_at_words() -> None:
+    """A long transcript line is cut at a word boundary and marked with an ellipsis."""
+    from lyra_mavera.cli._demo import preview
+
+    long = "Alex: " + "budget " * 20
+    (line,) = preview(long + "\n\nSam: ok\n", lines=1, width=30)
+    assert line == "Alex: budget budget budget…"
+    assert preview("a\n\n b \nc", lines=2) == ["a", "b"]
 
 
 async def test_lyra_commands(env: dict[str, str], fake: FakeServer) -> None:
