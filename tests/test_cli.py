@@ -246,6 +246,13 @@ async def test_segments_transcript_keeps_speakers(env: dict[str, str], fake: Fak
     ]
 
 
+async def test_bare_group_shows_its_help() -> None:
+    """A group run without a command prints its help on stdout and exits 0."""
+    for args in ([], ["bulk"]):
+        code, out, err = await cli(*args)
+        assert code == 0 and "Commands:" in out and not err
+
+
 async def test_help_and_module_entry() -> None:
     """python -m lyra_mavera --help lists the commands and the exit codes."""
     proc = await asyncio.create_subprocess_exec(

@@ -134,6 +134,12 @@ def cli() -> None:
     """
 
 
+#: click >= 8.2 raises this for a group run without a command (8.1 shows help itself).
+_NO_ARGS_IS_HELP: type[click.ClickException] | None = getattr(
+    click.exceptions, "NoArgsIsHelpError", None
+)
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code. Usage errors (click's) are one line
     too, and a JSON ``error`` object with ``--json`` anywhere on the line."""
@@ -146,6 +152,10 @@ def main(args: Sequence[str] | None = None) -> int:
         out.note("interrupted")
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
+        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
+            # A bare group (`lyra-mavera`, `lyra-mavera bulk`) asks for its help.
+            sys.stdout.write(exc.format_message() + "\n")
+            return 0
         return out.error(exc)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from
