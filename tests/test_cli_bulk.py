@@ -437,6 +437,18 @@ async def test_row_in_flight_never_adopts_an_older_bot(
             [],
             ["unknown field 'name'", "title (required)"],
         ),
+        (
+            "m.json",
+            b'[\n  {"title": "A"},\n  {"title": "B"}\n]\n',
+            [],
+            ["m.json is a JSON array", "one JSON object per line", "jq -c"],
+        ),
+        (
+            "m.jsonl",
+            b'"A"\n{"title": 1,\n',
+            [],
+            ["m.jsonl: no line is a lyra row", "each line must be a JSON object"],
+        ),
         ("m.csv", b"title\nA\n", ["--out", "@MISSING/out.jsonl"], ["does not exist", "mkdir -p"]),
         ("m.csv", b"title\nA\n", ["--out", "@SOURCE"], ["is the input file"]),
         ("m.csv", b"title\nA\n", ["--out", "@NOTES"], ["notes.txt line 1", "choose another --out"]),

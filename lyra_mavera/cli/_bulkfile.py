@@ -177,6 +177,11 @@ def read_rows(path: Path, provider: str, *, encoding: str = "utf-8-sig") -> list
     others."""
     text = _decode(path, encoding)
     first = text.lstrip()[:1]
+    if first == "[":
+        raise CliError(
+            f"{path} is a JSON array; bulk reads JSONL, one JSON object per line "
+            f"(convert it with: jq -c '.[]' {path} > rows.jsonl)"
+        )
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or first == "{":
         rows = _jsonl_rows(path, provider, text)
     else:
@@ -213,6 +218,8 @@ def _numbered(provider: str, parsed: Iterable[tuple[int, Any, Any]]) -> list[Row
 
 
 def _jsonl_rows(path: Path, provider: str, text: str) -> list[Row]:
+    structural: list[str] = []
+
     def parsed() -> Iterator[tuple[int, Any, Any]]:
         for number, raw in enumerate(text.splitlines(), start=1):
             if not raw.strip():
@@ -220,26 +227,26 @@ def _jsonl_rows(path: Path, provider: str, text: str) -> list[Row]:
             try:
                 data = json.loads(raw)
             except json.JSONDecodeError as exc:
-                yield number, ValueError(f"not a JSON object ({exc.msg})"), raw.strip()
+                problem = f"not a JSON object ({exc.msg})"
+                structural.append(problem)
+                yield number, ValueError(problem), raw.strip()
                 continue
             if not isinstance(data, dict):
-                yield number, ValueError("each line must be a JSON object"), raw.strip()
+                structural.append("each line must be a JSON object")
+                yield number, ValueError(structural[-1]), raw.strip()
                 continue
             yield number, data, data
 
     rows = _numbered(provider, parsed())
-    # Without a header to check, a file whose every row names the wrong fields is
-    # still one mistake: say so once.
+    # Without a header to check, a file in which no line is an object with the right
+    # fields (a JSON array, other field names) is one mistake: say so once.
     problems = [r.problem for r in rows if r.problem is not None]
-    if rows and len(problems) == len(rows):
-        field_problems = [
-            p for p in problems if p.startswith("unknown field") or p.endswith("is missing")
-        ]
-        if len(field_problems) == len(rows):
-            raise CliError(
-                f"{path}: no line has the fields a {provider} row needs (line "
-                f"{rows[0].line}: {problems[0]}); expected {expected_columns(provider)}"
-            )
+    fields = [p for p in problems if p.startswith("unknown field") or p.endswith("is missing")]
+    if rows and len(structural) + len(fields) == len(rows):
+        raise CliError(
+            f"{path}: no line is a {provider} row (line {rows[0].line}: {problems[0]}); "
+            f"expected one JSON object per line with the fields {expected_columns(provider)}"
+        )
     return rows
 
 

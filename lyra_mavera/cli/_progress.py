@@ -124,7 +124,8 @@ async def explain_pauses(
         announced = 0.0
         while True:
             left = watch.pause_left()
-            waiting = left >= 1.0 and not bar.tasks[task].finished
+            finished = any(t.id == task and t.finished for t in bar.tasks)
+            waiting = left >= 1.0 and not finished
             if live:
                 bar.update(task, note=watch.describe(left) if waiting else "")
             elif waiting and time.time() + left > announced + 1.0:
