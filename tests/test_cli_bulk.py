@@ -268,27 +268,28 @@ async def test_interrupted_then_edited_run_creates_each_bot_once(
     rows = [f"{link(n)},Bot {n}" for n in range(count)]
     source = csv_file(tmp_path / "bots.csv", "meeting_url,title", rows)
     out_file = tmp_path / "bots.out.jsonl"
-    fake.inject("latency", delay=0.02, route="POST /meetings")
+    # The first ten creates are answered; every later one hangs, so three rows are in
+    # flight (sent, never answered) when Ctrl-C comes.
+    fake.inject("latency", delay=0.0, times=10, route="POST /meetings")
+    fake.inject("latency", delay=HANG, route="POST /meetings")
     prefix = 'trap "" INT;' if parent == "ignores SIGINT" else None
     proc = await start(
         "bulk", "mavera", str(source), "--out", str(out_file), "--concurrency", "3", "--json",
         env=env, shell_prefix=prefix,
     )  # fmt: skip
-    await until(lambda: len(results(out_file)) >= 8)
-    fake.clear_faults()
-    fake.inject("latency", delay=HANG, route="POST /meetings")  # the rest never answer
-    await until(lambda: len(sent_keys(out_file)) > len(results(out_file)))
+    await until(lambda: len(results(out_file)) == 10 and len(sent_keys(out_file)) == 13)
     out, _ = await interrupt(proc)
     summary = lines(out)[-1]
     assert summary["interrupted"] is True and summary["rows"] == count
+    assert summary["ok"] == 10 and summary["not_sent"] == count - 10
     done = results(out_file)
-    assert 8 <= summary["ok"] == len(done) < count
+    assert len(done) == 10
     fake.clear_faults()
 
     done_urls = {r["row"]["meeting_url"] for r in done}
     deleted_done = rows[0]
     assert link(0) in done_urls
-    deleted_unsent = rows[-1]  # three workers never got this far before the hang
+    deleted_unsent = rows[-1]  # never sent: the run stopped at row 13
     edited = [
         f"{link(99)},New first row",
         *[r for r in rows if r not in (deleted_done, deleted_unsent)],
