@@ -119,6 +119,17 @@ async def test_bulk_lyra_reports_bad_rows(
     assert summary["ok"] == 2 and summary["failed_lines"] == [3, 4, 5]
     assert "--retry-failed" in err and "lines 3, 4, 5" in err
 
+    # A row added on top moves the others down: their results say where they are now.
+    text = source.read_text().splitlines()
+    source.write_text("\n".join([text[0], "Standup", *text[1:]]) + "\n")
+    code, out, err = await cli(
+        "bulk", "lyra", str(source), "--out", str(out_file), "--json", env=env
+    )
+    assert code == 5, err
+    assert lines(out)[-1]["failed_lines"] == [4, 5, 6] and lines(out)[-1]["sent"] == 1
+    assert results(out_file)[4]["error"].startswith("line 6: attendees[0]")
+    assert len(fake.lyra_meetings) == 3
+
 
 async def test_bulk_prints_tricky_text_exactly(
     env: dict[str, str],  # noqa: F811

@@ -536,7 +536,11 @@ class State:
         for row in rows:
             record = self.records.get(row.key)
             if record is not None:
-                results.append({**record, "index": row.index, "line": row.line})
+                record = {**record, "index": row.index, "line": row.line}
+                if isinstance(record.get("error"), str):
+                    # A row that moved (the file was edited) names its line as it is now.
+                    record["error"] = re.sub(r"^line \d+:", f"line {row.line}:", record["error"])
+                results.append(record)
         journal: list[dict[str, Any]] = [{"run": header}]
         for key, at in self.first_sent.items():
             record = self.records.get(key)

@@ -310,9 +310,10 @@ async def run_bulk_file(
     code = EXIT_PARTIAL
     try:
         resend = _apply_settle(rows, state, settle)
+        line_of = {row.key: row.line for row in rows}
         for key, record in state.records.items():
             if record.get("ok") and record.get("id"):
-                where = f"line {record['line']}" if key in current else "a removed row"
+                where = f"line {line_of[key]}" if key in line_of else "a removed row"
                 owned[str(record["id"])] = where
         adopted = await _settle_interrupted(session, provider, state, rows, owned, resend)
         for row in rows:
