@@ -36,6 +36,7 @@ __all__ = [
     "advise",
     "exit_code_for",
     "one_line",
+    "plural",
     "to_data",
 ]
 
@@ -200,6 +201,11 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 def for_stream(text: str, stream: IO[str]) -> str:
     return _CONTROL.sub(_escape, text) if _is_terminal(stream) else text
+
+
+def plural(count: int, noun: str = "row") -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def one_line(text: str) -> str:
