@@ -107,14 +107,19 @@ async def fake() -> AsyncIterator[FakeServer]:
         yield server
 
 
+def settings(server: FakeServer) -> dict[str, str]:
+    """The environment that points the CLI at ``server``."""
+    return {
+        "LYRA_BASE_URL": server.lyra_base_url,
+        "MAVERA_BASE_URL": server.mavera_base_url,
+        "LYRA_API_KEY": server.lyra_api_key,
+        "MAVERA_API_KEY": server.mavera_api_key,
+    }
+
+
 @pytest.fixture
 def env(fake: FakeServer) -> dict[str, str]:
-    return {
-        "LYRA_BASE_URL": fake.lyra_base_url,
-        "MAVERA_BASE_URL": fake.mavera_base_url,
-        "LYRA_API_KEY": fake.lyra_api_key,
-        "MAVERA_API_KEY": fake.mavera_api_key,
-    }
+    return settings(fake)
 
 
 # -- the happy path -----------------------------------------------------------------

@@ -21,21 +21,13 @@ from test_cli import (  # the shared subprocess helpers and fixtures
     finish,
     lines,
     one_error_line,
+    settings,
     start,
 )
 
 from lyra_mavera.testing import FakeServer
 
 HANG = 3600.0  # a request that never gets its answer while the test runs
-
-
-def settings(server: FakeServer) -> dict[str, str]:
-    return {
-        "LYRA_BASE_URL": server.lyra_base_url,
-        "MAVERA_BASE_URL": server.mavera_base_url,
-        "LYRA_API_KEY": server.lyra_api_key,
-        "MAVERA_API_KEY": server.mavera_api_key,
-    }
 
 
 def csv_file(path: Path, header: str, rows: list[str]) -> Path:

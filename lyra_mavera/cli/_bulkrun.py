@@ -21,7 +21,7 @@ from ..lyra._client import create_meetings
 from ..mavera._bulk import create_bots
 from ._bulkfile import State, record_for
 from ._output import EXIT_OK, EXIT_PARTIAL, Output, plural
-from ._progress import RateWatch, explain_pauses, progress_bar
+from ._progress import RateWatch, progress_bar, step
 from ._rows import Row, fingerprint, read_rows
 from ._settle import (
     SETTLE_HINT,
@@ -106,38 +106,38 @@ async def run_bulk_file(
         done_before = len(rows) - len(todo)
         if kept and not changed:
             out.note(f"resuming: {kept} of {len(rows)} rows already have a result")
+        description = f"{provider} {source.name}"
         with progress_bar(out) as bar:
-            task = bar.add_task(
-                f"{provider} {source.name}", total=len(rows), completed=done_before, note=""
-            )
+            async with step(
+                out, watch, bar, description, total=len(rows), completed=done_before
+            ) as task:
 
-            def on_start(position: int) -> None:
-                nonlocal sent
-                sent += 1
-                state.sent(todo[position])
+                def on_start(position: int) -> None:
+                    nonlocal sent
+                    sent += 1
+                    state.sent(todo[position])
 
-            def on_result(result: lm.BulkResult[Any]) -> None:
-                row = todo[result.index]
-                value_id = getattr(result.value, "id", None)
-                if result.ok and value_id is not None and str(value_id) in owned:
-                    # The SDK's look-up after an ambiguous failure adopted a bot that
-                    # another row already has: this row's own may or may not exist.
-                    state.write(
-                        may_exist(
-                            row,
-                            f"{provider}: the create failed ambiguously and the bot found "
-                            f"for it, {value_id}, belongs to {owned[str(value_id)]}: "
-                            + SETTLE_HINT,
+                def on_result(result: lm.BulkResult[Any]) -> None:
+                    row = todo[result.index]
+                    value_id = getattr(result.value, "id", None)
+                    if result.ok and value_id is not None and str(value_id) in owned:
+                        # The SDK's look-up after an ambiguous failure adopted a bot that
+                        # another row already has: this row's own may or may not exist.
+                        state.write(
+                            may_exist(
+                                row,
+                                f"{provider}: the create failed ambiguously and the bot found "
+                                f"for it, {value_id}, belongs to {owned[str(value_id)]}: "
+                                + SETTLE_HINT,
+                            )
                         )
-                    )
-                else:
-                    if value_id is not None:
-                        owned[str(value_id)] = f"line {row.line}"
-                    state.write(record_for(row, result))
-                bar.advance(task)
+                    else:
+                        if value_id is not None:
+                            owned[str(value_id)] = f"line {row.line}"
+                        state.write(record_for(row, result))
+                    bar.advance(task)
 
-            requests = [row.request for row in todo]
-            async with explain_pauses(out, watch, bar, task):
+                requests = [row.request for row in todo]
                 if provider == "lyra":
                     await create_meetings(
                         session,

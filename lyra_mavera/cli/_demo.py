@@ -14,7 +14,7 @@ import lyra_mavera as lm
 from lyra_mavera.testing import FakeServer
 
 from ._output import EXIT_OK, Output
-from ._progress import RateWatch, explain_pauses, progress_bar
+from ._progress import RateWatch, progress_bar, step
 
 __all__ = ["preview", "run_demo"]
 
@@ -87,8 +87,9 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
                 say(f"     {line}")
 
             with progress_bar(out, console=console) as bar:
-                task = bar.add_task(f"4. {meetings} Lyra meetings", total=meetings, note="")
-                async with explain_pauses(out, watch, bar, task):
+                async with step(
+                    out, watch, bar, f"4. {meetings} Lyra meetings", total=meetings
+                ) as task:
                     lyra_results = await s.lyra.meetings.create_many(
                         [
                             lm.lyra.MeetingRequest(
@@ -99,8 +100,7 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
                         concurrency=20,
                         on_progress=lambda done_, _: bar.update(task, completed=done_),
                     )
-                task = bar.add_task(f"5. {bots} Mavera bots", total=bots, note="")
-                async with explain_pauses(out, watch, bar, task):
+                async with step(out, watch, bar, f"5. {bots} Mavera bots", total=bots) as task:
                     bot_results = await s.mavera.meetings.create_many(
                         [
                             lm.mavera.BotRequest(
@@ -112,17 +112,17 @@ async def run_demo(out: Output, *, meetings: int, bots: int, time_scale: float) 
                         on_progress=lambda done_, _: bar.update(task, completed=done_),
                     )
                 ids = [r.value.id for r in bot_results if r.value is not None]
-                task = bar.add_task(f"6. following {len(ids)} bots", total=len(ids), note="")
                 finished: set[str] = set()
+                following = f"6. following {len(ids)} bots"
+                async with step(out, watch, bar, following, total=len(ids)) as task:
 
-                def one_more(m: lm.mavera.Meeting) -> None:
-                    if m.is_terminal and m.id not in finished:
-                        finished.add(m.id)
-                        bar.update(task, completed=len(finished))
+                    def one_more(m: lm.mavera.Meeting) -> None:
+                        if m.is_terminal and m.id not in finished:
+                            finished.add(m.id)
+                            bar.update(task, completed=len(finished))
 
-                async with explain_pauses(out, watch, bar, task):
                     followed = await s.mavera.meetings.wait_many(ids, poll=poll, on_status=one_more)
-                bar.update(task, completed=len(followed))
+                    bar.update(task, completed=len(followed))
             stats = s.stats
         injected = fake.counters["status_503"]
     outcomes = collections.Counter(

@@ -3,7 +3,7 @@
 The session's rate limiter paces requests silently; a bar that freezes for a minute
 looks like a hang. :class:`RateWatch` is a middleware that reads what each answer says
 about the key's budget (``X-RateLimit-Remaining``/``-Reset``, ``Retry-After`` on a 429),
-and :func:`explain_pauses` turns that into "waiting N s for the key's rate-limit window"
+and :func:`step` turns that into "waiting N s for the key's rate-limit window"
 beside the bar (or as a line on stderr when it is not a terminal).
 """
 
@@ -32,7 +32,7 @@ import lyra_mavera as lm
 
 from ._output import Output
 
-__all__ = ["RateColumn", "RateWatch", "explain_pauses", "progress_bar"]
+__all__ = ["RateColumn", "RateWatch", "progress_bar", "step"]
 
 
 class RateColumn(ProgressColumn):
@@ -113,11 +113,18 @@ def _number(value: object) -> float | None:
 
 
 @contextlib.asynccontextmanager
-async def explain_pauses(
-    out: Output, watch: RateWatch, bar: Progress, task: TaskID
-) -> AsyncIterator[None]:
-    """While the block runs, show rate-limit pauses beside ``task``'s bar (or once per
-    pause on stderr when no live bar is drawn)."""
+async def step(
+    out: Output,
+    watch: RateWatch,
+    bar: Progress,
+    description: str,
+    *,
+    total: int,
+    completed: int = 0,
+) -> AsyncIterator[TaskID]:
+    """A new task on ``bar``; while the block runs, rate-limit pauses are shown beside
+    it (or once per pause on stderr when no live bar is drawn)."""
+    task = bar.add_task(description, total=total, completed=completed, note="")
     live = not out.json and bar.console.is_terminal
 
     async def tick() -> None:
@@ -135,7 +142,7 @@ async def explain_pauses(
 
     ticker = asyncio.create_task(tick())
     try:
-        yield
+        yield task
     finally:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
