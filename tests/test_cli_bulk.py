@@ -363,6 +363,36 @@ async def test_lyra_rows_in_flight_are_settled_by_the_user(
     assert code == 0 and lines(out)[-1]["sent"] == 0 and len(fake.lyra_meetings) == 2
 
 
+async def test_dropped_answers_never_double_or_skip(
+    env: dict[str, str],  # noqa: F811
+    fake: FakeServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """When the server creates but the answer is lost (a dropped connection), Mavera
+    rows end with exactly one bot each, and Lyra rows become may_exist: never sent
+    again, and --mark-done settles them without a second meeting."""
+    bots = csv_file(tmp_path / "b.csv", "meeting_url", [link(n) for n in range(20)])
+    fake.inject("drop", rate=0.3, route="POST /meetings")
+    code, out, err = await cli("bulk", "mavera", str(bots), "--json", env=env)
+    assert code == 0, err
+    assert fake.faults.counts["drop"] > 0
+    assert all(fake.bots_for_link(link(n)) == 1 for n in range(20))
+    assert len({r["id"] for r in results(tmp_path / "b.results.jsonl")}) == 20
+
+    meetings = csv_file(tmp_path / "m.csv", "title", [f"Meeting {n}" for n in range(20)])
+    fake.clear_faults()
+    fake.inject("drop", rate=0.3, route="POST /meeting")
+    code, out, err = await cli("bulk", "lyra", str(meetings), "--json", env=env)
+    assert code == 5, err
+    summary = lines(out)[-1]
+    assert summary["may_exist"] > 0 and summary["ok"] + summary["may_exist"] == 20
+    assert len(fake.lyra_meetings) == 20  # every request was carried out once
+    fake.clear_faults()
+    code, out, err = await cli("bulk", "lyra", str(meetings), "--mark-done", "--json", env=env)
+    assert code == 0, err
+    assert lines(out)[-1]["sent"] == 0 and len(fake.lyra_meetings) == 20
+
+
 async def _stop_with_one_row_in_flight(server: FakeServer, source: Path, out_file: Path) -> float:
     """Run bulk mavera until its one row is sent (and never answered), then Ctrl-C;
     returns when the row was first sent."""
