@@ -34,6 +34,7 @@ __all__ = [
     "CliError",
     "Output",
     "advise",
+    "aware_datetime",
     "exit_code_for",
     "one_line",
     "plural",
@@ -80,6 +81,18 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 # -- data ---------------------------------------------------------------------------
+
+
+def aware_datetime(text: str) -> datetime:
+    """An ISO 8601 date-time that says its UTC offset (``Z`` or ``+02:00``), as given
+    on the command line or in a bulk file; ``ValueError`` naming the text otherwise."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset; add one, e.g. Z or +02:00")
+    return parsed
 
 
 def _iso(value: datetime) -> str:

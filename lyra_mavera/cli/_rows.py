@@ -25,7 +25,7 @@ import attrs
 import lyra_mavera as lm
 
 from ..mavera._bulk import identity as bot_identity
-from ._output import CliError
+from ._output import CliError, aware_datetime
 
 __all__ = ["COLUMNS", "Row", "expected_columns", "fingerprint", "identity_of", "read_rows"]
 
@@ -69,12 +69,9 @@ def _datetime(name: str, value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be an ISO 8601 date-time string")
     try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        raise ValueError(f"{name} {value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{name} {value!r} has no UTC offset; add one, e.g. Z or +02:00")
-    return parsed
+        return aware_datetime(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 def _utc(value: datetime | None) -> str | None:

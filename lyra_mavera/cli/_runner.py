@@ -13,7 +13,7 @@ import click
 
 import lyra_mavera as lm
 
-from ._output import EXIT_INTERRUPTED, CliError, Output
+from ._output import EXIT_INTERRUPTED, CliError, Output, aware_datetime
 
 __all__ = ["common", "parse_when", "run", "session_command", "time_scale_option"]
 
@@ -102,12 +102,9 @@ def parse_when(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no UTC offset; add one, e.g. Z or +02:00")
-    return parsed
+        return aware_datetime(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 time_scale_option = click.option(
