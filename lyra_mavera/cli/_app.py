@@ -1,139 +1,85 @@
-"""The ``lyra-mavera`` commands."""
+"""The ``lyra-mavera`` command group, its entry point, and the small commands (Lyra,
+the fake server, the demo); Mavera and bulk commands live beside it."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Awaitable, Callable, Coroutine
+import errno
+import os
+import sys
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from .. import _errors as e
-from .._session import AsyncSession
-from ..mavera._poll import PollPolicy
-from ._output import EXIT_INTERRUPTED, Output
+import lyra_mavera as lm
 
-__all__ = ["cli"]
+from ._bulkcmd import bulk
+from ._mavera import mavera
+from ._output import EXIT_API, EXIT_INTERRUPTED, EXIT_USAGE, CliError, Output
+from ._runner import common, parse_when, run, session_command
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _output(ctx: click.Context) -> Output:
-    out = ctx.find_object(Output)
-    return out if out is not None else Output()
-
-
-def common(fn: Callable[P, T]) -> Callable[P, T]:
-    """``--json`` and ``--debug`` on every command (as well as on the group)."""
-
-    def set_json(ctx: click.Context, _: click.Parameter, value: bool) -> None:
-        if value:
-            ctx.ensure_object(Output).json = True
-
-    def set_debug(ctx: click.Context, _: click.Parameter, value: bool) -> None:
-        if value:
-            ctx.ensure_object(Output).debug = True
-
-    fn = click.option(
-        "--json",
-        "json_",
-        is_flag=True,
-        expose_value=False,
-        callback=set_json,
-        help="Machine-readable JSON on stdout.",
-    )(fn)
-    return click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        callback=set_debug,
-        help="Show tracebacks and DEBUG logs.",
-    )(fn)
-
-
-def run(
-    ctx: click.Context,
-    work: Callable[[Output], Coroutine[Any, Any, int | None]],
-    *,
-    stop_code: int = EXIT_INTERRUPTED,
-) -> None:
-    """Run a command's coroutine: errors become one line and an exit code; Ctrl-C exits
-    cleanly with ``stop_code`` (130 unless Ctrl-C is how the command normally ends)."""
-    out = _output(ctx)
-    if out.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG)
-    try:
-        code = asyncio.run(work(out))
-    except KeyboardInterrupt:
-        if stop_code:
-            out.err.print("interrupted")
-        ctx.exit(stop_code)
-    except (e.LyraMaveraError, click.UsageError) as exc:
-        if out.debug:
-            raise
-        ctx.exit(out.error(exc))
-    ctx.exit(code or 0)
-
-
-def session_command(
-    fn: Callable[[AsyncSession, Output], Awaitable[int | None]],
-) -> Callable[[click.Context], None]:
-    @functools.wraps(fn)
-    def wrapper(ctx: click.Context) -> None:
-        async def work(out: Output) -> int | None:
-            async with AsyncSession() as session:
-                return await fn(session, out)
-
-        run(ctx, work)
-
-    return wrapper
-
-
-def parse_when(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no UTC offset; add one, e.g. Z or +02:00")
-    return parsed
-
-
-_time_scale_option = click.option(
-    "--time-scale",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    help="Poll this much faster (for a fake-server with a fast clock).",
-)
+__all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @common
 @click.version_option(package_name="lyra-mavera")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """Lyra meetings and Mavera notetaker bots from the shell.
 
     Keys come from LYRA_API_KEY and MAVERA_API_KEY, base URLs from LYRA_BASE_URL and
-    MAVERA_BASE_URL. Exit codes: 0 ok, 1 API or network error, 2 usage error, 3
-    configuration error, 4 bot failed or wait timed out, 5 bulk run with failed rows,
-    130 interrupted.
+    MAVERA_BASE_URL. Exit codes: 0 ok, 1 API or network error, 2 usage error or invalid
+    input, 3 configuration error, 4 bot failed or wait timed out, 5 bulk run with rows
+    not ok, 130 interrupted.
     """
-    ctx.ensure_object(Output)
 
 
-# -- lyra ----------------------------------------------------------------------------
+#: click >= 8.2 raises this for a group run without a command (8.1 shows help itself).
+_NO_ARGS_IS_HELP: type[click.ClickException] | None = getattr(
+    click.exceptions, "NoArgsIsHelpError", None
+)
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code. Usage errors (click's) are one line
+    too, and a JSON ``error`` object with ``--json`` anywhere on the line."""
+    argv = list(sys.argv[1:] if args is None else args)
+    flags = argv[: argv.index("--")] if "--" in argv else argv
+    out = Output(json="--json" in flags, debug="--debug" in flags)
+    try:
+        code = cli.main(argv, prog_name="lyra-mavera", standalone_mode=False, obj=out)
+    except click.exceptions.Abort:
+        out.note("interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
+            # A bare group (`lyra-mavera`, `lyra-mavera bulk`) asks for its help.
+            sys.stdout.write(exc.format_message() + "\n")
+            return 0
+        return out.error(exc)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from
+        # complaining when it flushes stdout on the way out.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_API
+    except Exception as exc:
+        if out.debug:
+            raise
+        return out.error(
+            CliError(
+                f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the "
+                "traceback, and please report it)",
+                code=EXIT_API,
+                kind="InternalError",
+            )
+        )
+    return code if isinstance(code, int) else 0
 
 
 @cli.group()
+@common
 def lyra() -> None:
     """Lyra video meetings."""
 
@@ -144,7 +90,7 @@ def lyra() -> None:
 def verify(ctx: click.Context) -> None:
     """Check the Lyra key (POST /auth)."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         identity = await s.lyra.auth.verify()
         out.emit(identity, human=f"valid key: user {identity.user_id}, org {identity.org_id}")
 
@@ -162,210 +108,11 @@ def create_meeting(
 ) -> None:
     """Create a Lyra meeting."""
 
-    async def go(s: AsyncSession, out: Output) -> None:
+    async def go(s: lm.AsyncSession, out: Output) -> None:
         meeting = await s.lyra.meetings.create(title, start=start, attendees=attendees or None)
         out.emit(meeting, human=f"{meeting.id}  {meeting.url}")
 
     session_command(go)(ctx)
-
-
-# -- mavera --------------------------------------------------------------------------
-
-
-@cli.group()
-def mavera() -> None:
-    """Mavera notetaker bots."""
-
-
-def _meeting_line(meeting: Any) -> str:
-    title = f"  {meeting.title}" if meeting.title else ""
-    return f"{meeting.id}  {meeting.status}{title}"
-
-
-@mavera.command("create-bot")
-@common
-@click.argument("url")
-@click.option("--title")
-@click.option("--bot-name")
-@click.option("--join-at", callback=parse_when, help="When to join, ISO 8601 with an offset.")
-@click.option("--workspace", "workspace_id")
-@click.option("--wait", "wait_", is_flag=True, help="Follow the bot until it is done.")
-@click.option("--timeout", type=float, help="With --wait: give up after this many seconds.")
-@_time_scale_option
-@click.pass_context
-def create_bot(
-    ctx: click.Context,
-    url: str,
-    title: str | None,
-    bot_name: str | None,
-    join_at: datetime | None,
-    workspace_id: str | None,
-    wait_: bool,
-    timeout: float | None,
-    time_scale: float,
-) -> None:
-    """Send a bot into the call at URL."""
-
-    async def go(s: AsyncSession, out: Output) -> None:
-        bot = await s.mavera.meetings.create(
-            url, title=title, bot_name=bot_name, join_at=join_at, workspace_id=workspace_id
-        )
-        if not wait_:
-            out.emit(bot, human=_meeting_line(bot))
-            return
-        out.err.print(f"bot {bot.id} sent; following it")
-        done = await _follow(s, out, bot.id, timeout)
-        out.emit(done, human=_meeting_line(done))
-
-    session_command(go)(ctx)
-
-
-async def _follow(
-    s: AsyncSession, out: Output, meeting_id: str, timeout: float | None, time_scale: float = 1.0
-) -> Any:
-    with out.err.status(f"{meeting_id}: waiting for the first status") as status:
-
-        def show(meeting: Any) -> None:
-            status.update(f"{meeting_id}: {meeting.status}")
-            if not out.err.is_terminal:
-                out.err.print(f"{meeting_id}: {meeting.status}")
-
-        return await s.mavera.meetings.wait(
-            meeting_id, timeout=timeout, poll=PollPolicy(time_scale=time_scale), on_status=show
-        )
-
-
-@mavera.command()
-@common
-@click.argument("meeting_id")
-@click.pass_context
-def get(ctx: click.Context, meeting_id: str) -> None:
-    """Show one meeting and its bot's status."""
-
-    async def go(s: AsyncSession, out: Output) -> None:
-        out.emit(await s.mavera.meetings.get(meeting_id))
-
-    session_command(go)(ctx)
-
-
-@mavera.command("list")
-@common
-@click.option("--workspace", "workspace_id")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
-@click.pass_context
-def list_(ctx: click.Context, workspace_id: str | None, limit: int | None) -> None:
-    """List meetings, newest first."""
-
-    async def go(s: AsyncSession, out: Output) -> None:
-        shown = 0
-        async for meeting in s.mavera.meetings.list(workspace_id=workspace_id):
-            out.emit(meeting, human=_meeting_line(meeting))
-            shown += 1
-            if limit is not None and shown >= limit:
-                break
-
-    session_command(go)(ctx)
-
-
-@mavera.command()
-@common
-@click.argument("meeting_id")
-@click.option("--reason", help="Why (up to 500 characters).")
-@click.pass_context
-def cancel(ctx: click.Context, meeting_id: str, reason: str | None) -> None:
-    """Cancel a bot."""
-
-    async def go(s: AsyncSession, out: Output) -> None:
-        result = await s.mavera.meetings.cancel(meeting_id, reason=reason)
-        out.emit(result, human=f"{result.id}  {result.status}")
-
-    session_command(go)(ctx)
-
-
-@mavera.command()
-@common
-@click.argument("meeting_id")
-@click.option("--format", "fmt", type=click.Choice(["segments", "text", "srt"]), default="text")
-@click.pass_context
-def transcript(ctx: click.Context, meeting_id: str, fmt: str) -> None:
-    """Print a finished meeting's transcript."""
-
-    async def go(s: AsyncSession, out: Output) -> None:
-        result = await s.mavera.meetings.transcript(meeting_id, format=fmt)
-        out.emit(result, human=result.text)
-
-    session_command(go)(ctx)
-
-
-@mavera.command()
-@common
-@click.argument("meeting_id")
-@click.option("--timeout", type=float, help="Give up after this many seconds.")
-@_time_scale_option
-@click.pass_context
-def wait(ctx: click.Context, meeting_id: str, timeout: float | None, time_scale: float) -> None:
-    """Follow a bot until it is done (exit 4 if it fails or times out)."""
-
-    async def go(s: AsyncSession, out: Output) -> None:
-        done = await _follow(s, out, meeting_id, timeout, time_scale)
-        out.emit(done, human=_meeting_line(done))
-
-    session_command(go)(ctx)
-
-
-# -- bulk, fake server, demo -----------------------------------------------------------
-
-
-@cli.group()
-def bulk() -> None:
-    """Create many meetings or bots from a CSV or JSONL file (resumable)."""
-
-
-def _bulk_command(provider: str) -> Callable[..., None]:
-    @common
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option(
-        "--out",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Results (JSONL); "
-        "rerunning with the same --out resumes. Default: FILE with .results.jsonl.",
-    )
-    @click.option("--concurrency", type=click.IntRange(1, 500), default=10, show_default=True)
-    @click.option("--retry-failed", is_flag=True, help="Send rows that failed for sure again.")
-    @click.pass_context
-    def command(
-        ctx: click.Context, file: Path, out: Path | None, concurrency: int, retry_failed: bool
-    ) -> None:
-        from ._bulkrun import run_bulk_file
-
-        target = out or file.with_suffix(".results.jsonl")
-
-        async def go(s: AsyncSession, output: Output) -> int:
-            return await run_bulk_file(
-                s,
-                output,
-                provider,
-                file,
-                target,
-                concurrency=concurrency,
-                retry_failed=retry_failed,
-            )
-
-        session_command(go)(ctx)
-
-    command.__doc__ = (
-        f"Create {'meetings' if provider == 'lyra' else 'bots'} for every row of FILE. "
-        + (
-            "Columns: title, start, attendees (separated by ; or spaces)."
-            if provider == "lyra"
-            else "Columns: meeting_url, title, bot_name, join_at, workspace_id."
-        )
-    )
-    return command
-
-
-bulk.command("lyra")(_bulk_command("lyra"))
-bulk.command("mavera")(_bulk_command("mavera"))
 
 
 @cli.command("fake-server")
@@ -391,7 +138,13 @@ def fake_server(ctx: click.Context, port: int, rpm: int, time_scale: float) -> N
     from ..testing import FakeServer
 
     async def go(out: Output) -> None:
-        async with FakeServer(port=port, rpm=rpm, time_scale=time_scale) as fake:
+        fake = FakeServer(port=port, rpm=rpm, time_scale=time_scale)
+        try:
+            await fake.start()
+        except OSError as exc:
+            await fake.close()
+            raise _port_error(port, exc) from None
+        try:
             settings = {
                 "LYRA_BASE_URL": fake.lyra_base_url,
                 "MAVERA_BASE_URL": fake.mavera_base_url,
@@ -401,8 +154,25 @@ def fake_server(ctx: click.Context, port: int, rpm: int, time_scale: float) -> N
             human = "\n".join(f"export {k}={v}" for k, v in settings.items())
             out.emit(settings, human=human + "\n# fake keys: they work here only. Ctrl-C stops.")
             await asyncio.Event().wait()
+        finally:
+            await fake.close()
 
     run(ctx, go, stop_code=0)
+
+
+def _port_error(port: int, exc: OSError) -> CliError:
+    if exc.errno == errno.EADDRINUSE:
+        problem = "is already in use"
+    elif exc.errno == errno.EACCES:
+        problem = "needs privileges this user lacks"
+    else:
+        problem = f"cannot be served ({exc.strerror or exc})"
+    return CliError(
+        f"port {port} on 127.0.0.1 {problem}; choose another with --port "
+        "(--port 0 picks a free one)",
+        code=EXIT_USAGE,
+        param="--port",
+    )
 
 
 @cli.command()
@@ -416,3 +186,7 @@ def demo(ctx: click.Context, meetings: int, bots: int, time_scale: float) -> Non
     from ._demo import run_demo
 
     run(ctx, lambda out: run_demo(out, meetings=meetings, bots=bots, time_scale=time_scale))
+
+
+cli.add_command(mavera)
+cli.add_command(bulk)
