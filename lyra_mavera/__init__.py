@@ -6,6 +6,21 @@ notetaker-bot API.
     async with lm.AsyncSession() as s:
         meeting = await s.lyra.meetings.create("Customer kickoff")
         bot = await s.mavera.meetings.create(meeting_url)
+
+The package, layer by layer (data flows one way, and ``tests/test_layout.py`` holds
+every module to it):
+
+- the core, ``lyra_mavera/_*.py``: HTTP facts without I/O (``_http``, ``_headers``),
+  errors, retry policy, the clock, configuration, the converter, the rate limiter, the
+  wire; it imports nothing else of the package;
+- the providers, ``lyra/`` and ``mavera/``: models and endpoints, bulk, polling; they
+  import the core only and need no concrete session (``_transport.Transport``);
+- the session, ``_session`` and ``_view``: lifecycle, the middleware chain and the one
+  send path, above the providers;
+- ``testing/``, ``cli/`` and ``contrib/`` on top.
+
+This module re-exports the public names. May import the core, the providers and the
+session; never ``cli/``, ``testing/`` or ``contrib/``.
 """
 
 from . import lyra, mavera

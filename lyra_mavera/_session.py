@@ -152,9 +152,11 @@ class AsyncSession:
         self._chain = build_chain(
             (*chain, self._keyring.pace, *middlewares, logging_middleware), self._wire.send
         )
-        self._lyra: Lyra | None = None
-        self._mavera: Mavera | None = None
+        self._lyra, self._mavera = None, None
         self._closed = False
+
+    _lyra: Lyra | None
+    _mavera: Mavera | None
 
     # -- configuration -------------------------------------------------------------
 

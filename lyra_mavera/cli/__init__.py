@@ -4,6 +4,8 @@ Exit codes: 0 success; 1 API or network error; 2 usage error or invalid input (a
 flag, an unreadable file, a busy port); 3 configuration error (missing key, insecure
 URL); 4 a bot failed or a wait timed out; 5 a bulk run ended with rows that are not ok
 (failed or may exist); 130 interrupted (Ctrl-C).
+
+May import anything in the package but ``contrib/``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Helpers for tests: a fake Lyra + Mavera server on loopback, and testing mode.
 
+May import the core, the providers and the session; never ``cli/`` or ``contrib/``.
+
 ::
 
     from lyra_mavera.testing import FakeServer

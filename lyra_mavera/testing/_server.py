@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import math
 import secrets
@@ -18,17 +17,18 @@ from .._session import AsyncSession
 from ..lyra._oauth_client import OAuthClient
 from . import _current as current
 from . import _lyra_routes, _mavera_routes, _oauth_routes
+from ._accounts import usage_json, workspace_json
 from ._bots import BotScript, BotStore
 from ._clock import FakeClock
 from ._current import FAKE, Fake
 from ._faults import Fault, FaultKind, Faults, KeyLimiter
+from ._inject import apply_fault
 from ._oauth_routes import OAuthApp
 from ._records import KeyInfo, RecordedRequest
 from ._wire import lyra_error, mavera_error
 
 __all__ = ["FakeServer", "KeyInfo", "RecordedRequest"]
 
-_FAULT_CODES = {429: "rate_limit_exceeded", 503: "service_unavailable", 500: "internal_error"}
 LYRA_PREFIX = "/lyra/api/v1"
 MAVERA_PREFIX = "/mavera/api/v1"
 _UNSET: Any = object()
@@ -274,71 +274,17 @@ class FakeServer:
     # -- representations used by the routes -----------------------------------------
 
     def workspace_json(self, ws_id: str, *, members: bool) -> dict[str, Any]:
-        ws = self.workspaces[ws_id]
-        data: dict[str, Any] = {
-            "id": ws_id,
-            "object": "workspace",
-            "name": ws["name"],
-            "image": None,
-            "type": ws["type"],
-            "role": "owner",
-            "is_owner": True,
-            "member_count": 1,
-            "project_count": 0,
-            "thread_count": 0,
-            "budget_alert": None,
-            "usage_limit": None,
-            "billing_email": "billing@acme.example",
-            "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z",
-        }
-        if members:
-            data["members"] = [
-                {
-                    "object": "workspace.member",
-                    "user_id": "user_001",
-                    "email": "owner@acme.example",
-                    "role": "owner",
-                    "status": "active",
-                    "joined_at": "2026-01-01T00:00:00Z",
-                }
-            ]
-        return data
+        """A workspace as Mavera shows it."""
+        return workspace_json(ws_id, self.workspaces[ws_id], members=members)
 
     def usage_json(self, key: str) -> dict[str, Any]:
+        """``GET /usage`` for ``key``."""
         info = self._keys[key]
-        bots = sum(1 for b in self.bots if b.key == key)
-        rpm = info.limiter.rpm if info.limiter else None
-        requests = sum(1 for r in self.requests if r.key == key)
-        return {
-            "object": "usage",
-            "billing_period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
-            "credits": {"used": 0, "included": 500, "remaining": 500, "percentage_used": 0.0},
-            "transcription": {
-                "minutes_used": bots,
-                "minutes_included": 1000,
-                "minutes_remaining": max(1000 - bots, 0),
-                "percentage_used": round(bots / 10, 2),
-            },
-            "storage": {
-                "gb_used": 0.0,
-                "gb_included": 10,
-                "gb_remaining": 10.0,
-                "percentage_used": 0.0,
-            },
-            "api_requests": {
-                "total_requests": requests,
-                "total_tokens": 0,
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "credits_used": 0,
-                "error_count": 0,
-                "avg_latency_ms": 1.0,
-            },
-            "rate_limit": {"requests_per_minute": rpm},
-            "auto_recharge": {"enabled": False, "threshold": 50, "credits_to_add": 500},
-            "limits": {"budget_alert": 400, "usage_limit": None},
-        }
+        return usage_json(
+            bots=sum(1 for b in self.bots if b.key == key),
+            rpm=info.limiter.rpm if info.limiter else None,
+            requests=sum(1 for r in self.requests if r.key == key),
+        )
 
     # -- the middleware every request goes through -----------------------------------
 
@@ -403,7 +349,7 @@ class FakeServer:
             return refused
         fault = self.faults.pick(provider, f"{request.method} {route}")
         record.fault = fault.kind if fault else None
-        response = await self._apply(fault, request, handler, provider)
+        response = await apply_fault(fault, request, handler, provider)
         for name, value in headers.items():
             response.headers[name] = value
         response.headers["X-Request-Id"] = "req_" + secrets.token_hex(8)
@@ -446,51 +392,3 @@ class FakeServer:
         if provider == "lyra":
             return lyra_error(429, "Too many requests", headers=headers), {}
         return mavera_error(429, "rate_limit_exceeded", "Rate limit exceeded", headers=headers), {}
-
-    async def _apply(
-        self, fault: Fault | None, request: web.Request, handler: Handler, provider: str
-    ) -> web.StreamResponse:
-        if fault is None:
-            return await handler(request)
-        kind = fault.kind
-        if kind == "status":
-            status = fault.status or 500
-            headers = (
-                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
-            )
-            if provider == "lyra":
-                return lyra_error(status, "Injected failure", headers=headers)
-            fallback = "internal_error" if status >= 500 else "invalid_request"
-            code = _FAULT_CODES.get(status, fallback)
-            return mavera_error(status, code, "Injected failure", headers=headers)
-        if kind == "html":
-            page = (
-                "<html><head><title>502 Bad Gateway</title></head>"
-                "<body><h1>502 Bad Gateway</h1></body></html>"
-            )
-            return web.Response(text=page, status=fault.status or 502, content_type="text/html")
-        if kind == "drop_before":
-            _drop(request)
-            return web.Response(status=500)
-        if kind == "latency":
-            await asyncio.sleep(fault.delay)
-        elif kind == "stale":
-            current.stale.set(True)
-        response = await handler(request)
-        if kind == "drop":
-            _drop(request)
-        elif kind == "truncate" and isinstance(response, web.Response) and response.body:
-            raw = bytes(response.body)  # type: ignore[arg-type]
-            return web.Response(
-                body=raw[: len(raw) // 2], status=response.status, content_type="application/json"
-            )
-        elif kind == "non_json":
-            return web.Response(text="OK", status=fault.status or 200, content_type="text/plain")
-        return response
-
-
-def _drop(request: web.Request) -> None:
-    """Close the connection so the response is never written."""
-    transport = request.transport
-    if transport is not None:
-        transport.close()
