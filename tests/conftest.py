@@ -3,6 +3,7 @@ test in which a configured API key shows up in a log record."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -115,6 +116,20 @@ def sleeps() -> Iterator[list[float]]:
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("LYRA_API_KEY", "MAVERA_API_KEY", "LYRA_BASE_URL", "MAVERA_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeServer]:
+    """A started FakeServer. Options come from the closest ``@pytest.mark.fake(...)``
+    (FakeServer's keyword arguments, plus ``real_waits=True`` to turn testing mode off);
+    by default no rate limit and a clock that moves only when a test advances it."""
+    marker = request.node.get_closest_marker("fake")
+    options: dict[str, Any] = {"rpm": None, "time_scale": 1e-6}
+    options.update(marker.kwargs if marker is not None else {})
+    waits = set_testing(False) if options.pop("real_waits", False) else contextlib.nullcontext()
+    with waits:
+        async with FakeServer(**options) as server:
+            yield server
 
 
 @pytest.fixture

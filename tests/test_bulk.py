@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,11 +12,7 @@ import lyra_mavera as lm
 from lyra_mavera.testing import FakeServer
 from tests.helpers import client_tasks, open_connections
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, seed=11) as server:
-        yield server
+pytestmark = pytest.mark.fake(rpm=None, seed=11)
 
 
 def bots(n: int, prefix: str = "https://zoom.us/j/8500000") -> list[lm.mavera.BotRequest]:

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +100,7 @@ def one_error_line(err: str) -> str:
     return shown[0]
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, time_scale=500) as server:
-        yield server
+pytestmark = pytest.mark.fake(rpm=None, time_scale=500)
 
 
 def settings(server: FakeServer) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,10 +13,7 @@ from lyra_mavera.testing import FakeServer, set_testing
 ZOOM = "https://zoom.us/j/987654321"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, seed=7) as server:
-        yield server
+pytestmark = pytest.mark.fake(rpm=None, seed=7)
 
 
 async def test_dropped_post_is_not_sent_twice(fake: FakeServer) -> None:

@@ -77,12 +77,6 @@ LYRA = Spec("lyra.openapi.yaml")
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, time_scale=1e-6) as server:
-        yield server
-
-
-@pytest.fixture
 async def raw(fake: FakeServer) -> AsyncIterator[aiohttp.ClientSession]:
     headers = {"Authorization": f"Bearer {fake.mavera_api_key}"}
     async with aiohttp.ClientSession(fake.base_url, headers=headers) as session:

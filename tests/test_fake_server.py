@@ -28,11 +28,7 @@ HAPPY = [
 STEP = BotScript(durations=dict.fromkeys(HAPPY[:-1], 10.0))
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    # time_scale tiny: the clock only moves when a test advances it.
-    async with FakeServer(time_scale=1e-6, script=STEP, rpm=None) as server:
-        yield server
+pytestmark = pytest.mark.fake(time_scale=1e-6, script=STEP, rpm=None)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -15,12 +14,6 @@ import lyra_mavera as lm
 from lyra_mavera.lyra import OAuth, OAuthClient, OAuthToken
 from lyra_mavera.testing import FakeServer
 from tests.conftest import assert_no_secret
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, time_scale=1e-6) as server:
-        yield server
 
 
 async def sign_in(

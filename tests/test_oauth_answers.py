@@ -4,7 +4,6 @@ naming the field, an OAuth error member an OAuthError; stored data a ValidationE
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,12 +12,6 @@ import lyra_mavera as lm
 from lyra_mavera.lyra import OAuthToken
 from lyra_mavera.testing import FakeServer
 from tests.test_oauth import sign_in
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, time_scale=1e-6) as server:
-        yield server
 
 
 def script(fake: FakeServer, body: Any = None, **options: Any) -> None:

@@ -3,21 +3,12 @@ an OAuthError before any request, whatever characters it holds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
 import lyra_mavera as lm
 from lyra_mavera.lyra import OAuthClient
 from lyra_mavera.testing import FakeServer
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, time_scale=1e-6) as server:
-        yield server
-
 
 GOOD = "s7ate-Of-The-Request"
 

@@ -4,7 +4,7 @@ every waiting call, a refused refresh token remembered, and sessions sharing one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -16,12 +16,6 @@ from lyra_mavera.testing import FakeServer
 from tests.test_oauth import sign_in
 
 CALLS = 50
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer(rpm=None, time_scale=1e-6) as server:
-        yield server
 
 
 def script(fake: FakeServer, body: Any = None, **options: Any) -> None:

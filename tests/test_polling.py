@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,10 +23,7 @@ POLICY = lm.PollPolicy(time_scale=SCALE)
 ZOOM = "https://zoom.us/j/8500000424242"
 
 
-@pytest.fixture
-async def fake(real_waits: None) -> AsyncIterator[FakeServer]:
-    async with FakeServer(time_scale=SCALE, rpm=None) as server:
-        yield server
+pytestmark = pytest.mark.fake(time_scale=SCALE, rpm=None, real_waits=True)
 
 
 def ranks(meetings: list[Meeting]) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,10 +17,7 @@ SCALE = 200.0
 POLICY = lm.PollPolicy(time_scale=SCALE)
 
 
-@pytest.fixture
-async def fake(real_waits: None) -> AsyncIterator[FakeServer]:
-    async with FakeServer(time_scale=SCALE, rpm=None, seed=3) as server:
-        yield server
+pytestmark = pytest.mark.fake(time_scale=SCALE, rpm=None, seed=3, real_waits=True)
 
 
 async def _create(s: lm.AsyncSession, links: list[str]) -> list[str]:
