@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import (  # the shared subprocess helpers and fixtures
+
+from lyra_mavera.testing import FakeServer
+from tests.test_cli import (  # the shared subprocess helpers and fixtures
     TRICKY_TITLES,
     cli,
     env,  # noqa: F401 -- a fixture
-    fake,  # noqa: F401 -- a fixture
     finish,
     lines,
     one_error_line,
@@ -25,7 +26,7 @@ from test_cli import (  # the shared subprocess helpers and fixtures
     start,
 )
 
-from lyra_mavera.testing import FakeServer
+pytestmark = pytest.mark.fake(rpm=None, time_scale=500)
 
 HANG = 3600.0  # a request that never gets its answer while the test runs
 
@@ -79,7 +80,7 @@ async def interrupt(proc: asyncio.subprocess.Process) -> tuple[str, str]:
 
 async def test_bulk_lyra_reports_bad_rows(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Rows that cannot be used are reported with their file line (never a list
@@ -125,7 +126,7 @@ async def test_bulk_lyra_reports_bad_rows(
 
 async def test_bulk_prints_tricky_text_exactly(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Titles with brackets and beyond ASCII reach Mavera and the results file as they
@@ -149,7 +150,7 @@ async def test_bulk_prints_tricky_text_exactly(
 
 async def test_retry_failed_sends_only_rows_that_failed_for_sure(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Rows refused by the server are kept as failed; --retry-failed --line N sends one
@@ -176,7 +177,7 @@ async def test_retry_failed_sends_only_rows_that_failed_for_sure(
 
 async def test_edited_file_sends_new_rows_and_keeps_done_ones(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Add a row at the top and delete one, then run again: the new row is sent once,
@@ -217,7 +218,7 @@ async def test_edited_file_sends_new_rows_and_keeps_done_ones(
 
 async def test_identical_rows_are_told_apart_by_occurrence(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Two identical rows are two meetings; deleting one and putting it back sends
@@ -238,7 +239,7 @@ async def test_identical_rows_are_told_apart_by_occurrence(
 
 async def test_edited_row_is_not_sent_again_without_send_edited(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Editing a done row (same link, new title) stops with one line naming
@@ -260,7 +261,7 @@ async def test_edited_row_is_not_sent_again_without_send_edited(
 @pytest.mark.parametrize("parent", ["default", "ignores SIGINT"])
 async def test_interrupted_then_edited_run_creates_each_bot_once(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
     parent: str,
 ) -> None:
@@ -318,7 +319,7 @@ async def test_interrupted_then_edited_run_creates_each_bot_once(
 
 async def test_lyra_rows_in_flight_are_settled_by_the_user(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Lyra rows in flight at Ctrl-C become may_exist (never re-sent blindly); the user
@@ -365,7 +366,7 @@ async def test_lyra_rows_in_flight_are_settled_by_the_user(
 
 async def test_dropped_answers_never_double_or_skip(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """When the server creates but the answer is lost (a dropped connection), Mavera
@@ -491,7 +492,7 @@ async def test_row_in_flight_never_adopts_an_older_bot(
 )
 async def test_unusable_input_is_one_up_front_line(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
     name: str,
     content: bytes,
@@ -523,7 +524,7 @@ async def test_unusable_input_is_one_up_front_line(
 
 async def test_excel_files_work_with_encoding_and_semicolons(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """A cp1252 file saved by Excel (semicolon-separated, capitalised header) is read
@@ -538,7 +539,7 @@ async def test_excel_files_work_with_encoding_and_semicolons(
 
 async def test_results_of_the_other_provider_are_not_mixed(
     env: dict[str, str],  # noqa: F811
-    fake: FakeServer,  # noqa: F811
+    fake: FakeServer,
     tmp_path: Path,
 ) -> None:
     """Pointing bulk lyra at a bulk mavera --out fails in one line and sends nothing."""
