@@ -3,7 +3,8 @@ one thing a real server, proxy or network may do wrong.
 
 - :class:`Adversary`: an aiohttp app whose every answer is written by the test
   (``handler(request, adversary)``); it records each request as it arrived (raw path
-  included) and the TCP peers it saw.
+  included) and the TCP peers it saw. :func:`answering` is the handler that gives every
+  request one canned answer (a JSON payload, or exact bytes).
 - :class:`MiniMavera`: just enough of Mavera's ``/meetings`` to exercise bulk-create
   reconciliation, with knobs for list order, clock skew, link echo and dropped creates.
 - :class:`RawServer`: ``asyncio.start_server`` for byte-level control (endless bodies,
@@ -43,6 +44,7 @@ __all__ = [
     "RawServer",
     "Seen",
     "TlsServer",
+    "answering",
     "full_backlog_port",
     "http_response",
     "iso",
@@ -152,6 +154,27 @@ class Adversary:
     def peers(self) -> set[Any]:
         """Distinct TCP connections (client address and port) requests came over."""
         return {r.peer for r in self.requests}
+
+
+def answering(
+    payload: Any = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+) -> Handler:
+    """A handler answering every request alike: ``payload`` as JSON, or, when ``body``
+    is given, exactly those bytes as ``content_type``."""
+
+    async def handler(request: web.Request, adversary: Adversary) -> web.StreamResponse:
+        if body is not None:
+            return web.Response(
+                body=body, status=status, headers=headers, content_type=content_type
+            )
+        return web.json_response(payload, status=status, headers=headers)
+
+    return handler
 
 
 def drop(request: web.Request) -> web.Response:

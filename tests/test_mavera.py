@@ -1,34 +1,66 @@
-"""The Mavera provider: every endpoint, pagination, and tolerant reading."""
+"""The Mavera provider: every endpoint, pagination, and tolerant reading.
+
+Endpoints are exercised against FakeServer (real sockets), its request log showing what
+was sent. Answers FakeServer never gives -- a recorded meeting with every documented
+field, statuses and fields Mavera may add later, offset pages, pages that lie, a
+workspace list over two pages, bodies that do not fit -- come from an
+:class:`~tests.adversary.Adversary` sending exactly that body.
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from aioresponses import aioresponses
+from aiohttp import web
 
 import lyra_mavera as lm
 from lyra_mavera.mavera import MeetingStatus
-from tests.conftest import MAVERA, sample, sent
+from lyra_mavera.testing import FakeServer
+from tests.adversary import Adversary, answering
+from tests.conftest import MAVERA_KEY, sample
+
+ZOOM = "https://zoom.us/j/850000123"
+#: Fake seconds after which a bot on FakeServer's default script is done (it takes 96).
+DONE_AFTER = 1000
 
 
-async def test_create(session: lm.AsyncSession, mock: aioresponses) -> None:
+def mavera_at(adversary: Adversary) -> lm.AsyncSession:
+    """A session whose Mavera calls go to ``adversary``."""
+    return lm.AsyncSession(mavera_api_key=MAVERA_KEY, mavera_base_url=adversary.base_url)
+
+
+def asked(adversary: Adversary) -> list[tuple[str, str, dict[str, str]]]:
+    """Method, path and query of every request the adversary received, in order."""
+    return [(r.method, r.path, r.query) for r in adversary.requests]
+
+
+async def finished_bot(fake: FakeServer, s: lm.AsyncSession) -> str:
+    """A bot whose meeting is over (status done), so its results can be read."""
+    bot = await s.mavera.meetings.create(ZOOM)
+    fake.clock.advance(DONE_AFTER)
+    return bot.id
+
+
+async def test_create(fake: FakeServer) -> None:
     """create() posts the given fields and reads the meeting_url object."""
-    mock.post(f"{MAVERA}/meetings", status=201, payload=sample("mavera_meeting_created.json"))
+    fake.workspaces["ws_abc123"] = {"name": "Sales", "type": "starter"}
     join_at = datetime(2026, 11, 7, 5, 31, 56, tzinfo=UTC)
-    meeting = await session.mavera.meetings.create(
-        "https://us02web.zoom.us/j/123456789?pwd=abc",
-        title="Sales",
-        bot_name="Notes",
-        join_at=join_at,
-        workspace_id="ws_abc123",
-    )
+    async with fake.session() as s:
+        meeting = await s.mavera.meetings.create(
+            "https://us02web.zoom.us/j/123456789?pwd=abc",
+            title="Sales",
+            bot_name="Notes",
+            join_at=join_at,
+            workspace_id="ws_abc123",
+        )
     assert meeting.status is MeetingStatus.PENDING
     assert meeting.platform == "zoom"
     assert meeting.meeting_url == lm.mavera.MeetingUrl(meeting_id="123456789", platform="zoom")
-    (call,) = sent(mock, "POST", f"{MAVERA}/meetings")
-    assert json.loads(call.kwargs["data"]) == {
+    (call,) = fake.requests_to("POST", "/meetings")
+    assert call.status == 201
+    assert call.json() == {
         "meeting_url": "https://us02web.zoom.us/j/123456789?pwd=abc",
         "title": "Sales",
         "bot_name": "Notes",
@@ -37,10 +69,12 @@ async def test_create(session: lm.AsyncSession, mock: aioresponses) -> None:
     }
 
 
-async def test_get_full_meeting(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_get_full_meeting() -> None:
     """get() reads every documented field of a finished meeting."""
-    mock.get(f"{MAVERA}/meetings/meeting_123", payload=sample("mavera_meeting_done.json"))
-    m = await session.mavera.meetings.get("meeting_123")
+    recorded = answering(sample("mavera_meeting_done.json"))
+    async with Adversary(recorded) as adversary, mavera_at(adversary) as s:
+        m = await s.mavera.meetings.get("meeting_123")
+    assert asked(adversary) == [("GET", "/meetings/meeting_123", {})]
     assert m.status is MeetingStatus.DONE and m.is_terminal
     assert m.meeting_url == "https://zoom.us/j/123456789"
     assert m.completed_at == datetime(2026, 11, 7, 6, 31, 56, tzinfo=UTC)
@@ -51,103 +85,99 @@ async def test_get_full_meeting(session: lm.AsyncSession, mock: aioresponses) ->
     assert m.platform is None  # get carries no platform
 
 
-async def test_get_quotes_the_id(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_get_quotes_the_id() -> None:
     """An id with reserved characters is percent-encoded into one path segment."""
-    mock.get(f"{MAVERA}/meetings/a%2Fb%3Fc", payload={"id": "a/b?c", "status": "pending"})
-    assert (await session.mavera.meetings.get("a/b?c")).id == "a/b?c"
+    odd = answering({"id": "a/b?c", "status": "pending"})
+    async with Adversary(odd) as adversary, mavera_at(adversary) as s:
+        assert (await s.mavera.meetings.get("a/b?c")).id == "a/b?c"
+    (seen,) = adversary.requests
+    assert seen.raw_path == "/api/v1/meetings/a%2Fb%3Fc"
 
 
-async def test_unknown_status_kept_raw(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_unknown_status_kept_raw() -> None:
     """A status Mavera adds later is kept as its raw string and is not terminal."""
-    mock.get(
-        f"{MAVERA}/meetings/m1",
-        payload={"id": "m1", "object": "meeting", "status": "in_breakout_room", "new_field": 1},
+    newer = answering(
+        {"id": "m1", "object": "meeting", "status": "in_breakout_room", "new_field": 1}
     )
-    m = await session.mavera.meetings.get("m1")
+    async with Adversary(newer) as adversary, mavera_at(adversary) as s:
+        m = await s.mavera.meetings.get("m1")
+    assert asked(adversary) == [("GET", "/meetings/m1", {})]
     assert m.status == "in_breakout_room" and not isinstance(m.status, MeetingStatus)
     assert not m.is_terminal
 
 
-async def test_not_found(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_not_found(fake: FakeServer) -> None:
     """An unknown id is NotFoundError with Mavera's code."""
-    mock.get(
-        f"{MAVERA}/meetings/nope",
-        status=404,
-        payload={
-            "error": {
-                "message": "Meeting not found",
-                "type": "invalid_request_error",
-                "code": "resource_not_found",
-                "param": "id",
-            }
-        },
-    )
-    with pytest.raises(lm.NotFoundError) as info:
-        await session.mavera.meetings.get("nope")
+    async with fake.session() as s:
+        with pytest.raises(lm.NotFoundError) as info:
+            await s.mavera.meetings.get("nope")
     assert info.value.code == "resource_not_found"
 
 
-async def test_list_follows_cursors(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_list_follows_cursors(fake: FakeServer) -> None:
     """list() yields every meeting across cursor pages and stops when has_more is false."""
-    mock.get(
-        f"{MAVERA}/meetings?limit=100&workspace_id=ws_1",
-        payload={
-            "object": "list",
-            "data": [{"id": "m1", "status": "pending"}, {"id": "m2", "status": "done"}],
-            "has_more": True,
-            "next_cursor": "c2",
-        },
-    )
-    mock.get(
-        f"{MAVERA}/meetings?limit=100&workspace_id=ws_1&cursor=c2",
-        payload={
-            "object": "list",
-            "data": [{"id": "m3", "status": "fatal"}],
-            "has_more": False,
-            "next_cursor": None,
-        },
-    )
-    ids = [m.id async for m in session.mavera.meetings.list(workspace_id="ws_1")]
-    assert ids == ["m1", "m2", "m3"]
+    async with fake.session() as s:
+        await s.mavera.meetings.create(ZOOM)  # in the default workspace: not listed
+        made = []
+        for i in range(101):
+            link = f"https://zoom.us/j/85000{i:04d}"
+            made.append((await s.mavera.meetings.create(link, workspace_id="ws_sales")).id)
+        ids = [m.id async for m in s.mavera.meetings.list(workspace_id="ws_sales")]
+    assert ids == made[::-1]  # newest first, two pages of 100 and 1
+    first, second = fake.requests_to("GET", "/meetings")  # no third page asked for
+    assert first.query == {"limit": "100", "workspace_id": "ws_sales"}
+    last_of_first_page = fake.bots.get(ids[99])
+    assert last_of_first_page is not None
+    assert second.query == {
+        "limit": "100",
+        "workspace_id": "ws_sales",
+        "cursor": f"cur_{last_of_first_page.seq}",
+    }
 
 
-async def test_list_follows_offsets(session: lm.AsyncSession, mock: aioresponses) -> None:
+OFFSET_PAGES: dict[str | None, dict[str, Any]] = {
+    None: {
+        "object": "list",
+        "data": [{"id": "m1", "status": "pending"}, {"id": "m2", "status": "done"}],
+        "has_more": True,
+        "total": 3,
+        "offset": 0,
+        "limit": 2,
+    },
+    "2": {
+        "object": "list",
+        "data": [{"id": "m3", "status": "done"}],
+        "has_more": False,
+        "total": 3,
+        "offset": 2,
+        "limit": 2,
+    },
+}
+
+
+async def test_list_follows_offsets() -> None:
     """Without a cursor, list() pages by offset while has_more is true."""
-    mock.get(
-        f"{MAVERA}/meetings?limit=2",
-        payload={
-            "object": "list",
-            "data": [{"id": "m1", "status": "pending"}, {"id": "m2", "status": "done"}],
-            "has_more": True,
-            "total": 3,
-            "offset": 0,
-            "limit": 2,
-        },
-    )
-    mock.get(
-        f"{MAVERA}/meetings?limit=2&offset=2",
-        payload={
-            "object": "list",
-            "data": [{"id": "m3", "status": "done"}],
-            "has_more": False,
-            "total": 3,
-            "offset": 2,
-            "limit": 2,
-        },
-    )
-    assert [m.id async for m in session.mavera.meetings.list(page_size=2)] == ["m1", "m2", "m3"]
+
+    async def by_offset(request: web.Request, adversary: Adversary) -> web.StreamResponse:
+        return web.json_response(OFFSET_PAGES[request.query.get("offset")])
+
+    async with Adversary(by_offset) as adversary, mavera_at(adversary) as s:
+        assert [m.id async for m in s.mavera.meetings.list(page_size=2)] == ["m1", "m2", "m3"]
+    assert asked(adversary) == [
+        ("GET", "/meetings", {"limit": "2"}),
+        ("GET", "/meetings", {"limit": "2", "offset": "2"}),
+    ]
 
 
-async def test_list_stops_on_empty_page(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_list_stops_on_empty_page() -> None:
     """A page with no data ends the listing even if has_more claims otherwise."""
-    mock.get(
-        f"{MAVERA}/meetings?limit=100",
-        payload={"object": "list", "data": [], "has_more": True, "next_cursor": "c"},
-    )
-    assert [m async for m in session.mavera.meetings.list()] == []
+    empty = answering({"object": "list", "data": [], "has_more": True, "next_cursor": "c"})
+    async with Adversary(empty) as adversary, mavera_at(adversary) as s:
+        assert [m async for m in s.mavera.meetings.list()] == []
+    assert asked(adversary) == [("GET", "/meetings", {"limit": "100"})]
 
 
-async def test_list_refuses_cursor_loop(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_list_refuses_cursor_loop() -> None:
     """A server repeating a cursor cannot make list() loop forever."""
     page = {
         "object": "list",
@@ -155,10 +185,12 @@ async def test_list_refuses_cursor_loop(session: lm.AsyncSession, mock: aiorespo
         "has_more": True,
         "next_cursor": "same",
     }
-    mock.get(f"{MAVERA}/meetings?limit=100", payload=page)
-    mock.get(f"{MAVERA}/meetings?limit=100&cursor=same", payload=page, repeat=True)
-    with pytest.raises(lm.ResponseValidationError, match="twice"):
-        _ = [m async for m in session.mavera.meetings.list()]
+    async with Adversary(answering(page)) as adversary, mavera_at(adversary) as s:
+        with pytest.raises(lm.ResponseValidationError, match="twice"):
+            _ = [m async for m in s.mavera.meetings.list()]
+    first, *rest = asked(adversary)
+    assert first == ("GET", "/meetings", {"limit": "100"})
+    assert rest and all(r == ("GET", "/meetings", {"limit": "100", "cursor": "same"}) for r in rest)
 
 
 async def test_list_validates_before_iterating(session: lm.AsyncSession) -> None:
@@ -169,102 +201,98 @@ async def test_list_validates_before_iterating(session: lm.AsyncSession) -> None
         session.mavera.meetings.list(workspace_id=" ")
 
 
-async def test_cancel(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_cancel(fake: FakeServer) -> None:
     """cancel() sends the reason (or {}) and reads the cancellation."""
-    url = f"{MAVERA}/meetings/meeting_123/cancel"
-    answer = {
-        "id": "meeting_123",
-        "object": "meeting",
-        "status": "cancelled",
-        "cancelled_at": "2026-11-07T05:35:00Z",
-        "cancelled_by": "user_1",
-        "cancel_reason": "Meeting rescheduled",
-    }
-    mock.post(url, payload=answer)
-    mock.post(url, payload={**answer, "cancel_reason": None})
-    c = await session.mavera.meetings.cancel("meeting_123", reason="Meeting rescheduled")
-    assert c.status is MeetingStatus.CANCELLED and c.cancel_reason == "Meeting rescheduled"
-    await session.mavera.meetings.cancel("meeting_123")
-    bodies = [json.loads(call.kwargs["data"]) for call in sent(mock, "POST", url)]
+    async with fake.session() as s:
+        # Two bots: the fake, like Mavera, refuses to cancel a cancelled one.
+        first = await s.mavera.meetings.create(ZOOM)
+        second = await s.mavera.meetings.create("https://zoom.us/j/850000124")
+        c = await s.mavera.meetings.cancel(first.id, reason="Meeting rescheduled")
+        assert c.status is MeetingStatus.CANCELLED and c.cancel_reason == "Meeting rescheduled"
+        await s.mavera.meetings.cancel(second.id)
+    bodies = [call.json() for call in fake.requests_to("POST", "/meetings/{id}/cancel")]
     assert bodies == [{"reason": "Meeting rescheduled"}, {}]
 
 
-async def test_transcript(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_transcript(fake: FakeServer) -> None:
     """transcript() passes format and time window and reads segments."""
-    mock.get(
-        f"{MAVERA}/meetings/meeting_123/transcript?format=segments&start_time=0&end_time=2.5",
-        payload=sample("mavera_transcript.json"),
-    )
-    t = await session.mavera.meetings.transcript("meeting_123", start_time=0, end_time=2.5)
+    async with fake.session() as s:
+        bot_id = await finished_bot(fake, s)
+        t = await s.mavera.meetings.transcript(bot_id, start_time=0, end_time=4.5)
+    (call,) = fake.requests_to("GET", "/meetings/{id}/transcript")
+    assert call.query == {"format": "segments", "start_time": "0", "end_time": "4.5"}
     assert t.segments[0].word_timestamps[1].word == "everyone"
-    assert t.text == "Hello everyone"
+    assert t.text == "Thanks everyone for joining"  # the one segment within 0..4.5 s
 
 
-async def test_transcript_text_format(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_transcript_text_format(fake: FakeServer) -> None:
     """The text format carries its content."""
-    mock.get(
-        f"{MAVERA}/meetings/m1/transcript?format=srt",
-        payload={
-            "object": "meeting.transcript",
-            "meeting_id": "m1",
-            "format": "srt",
-            "content": "1\n00:00:00,000 --> 00:00:02,500\nHello",
-        },
-    )
-    t = await session.mavera.meetings.transcript("m1", format="srt")
+    async with fake.session() as s:
+        bot_id = await finished_bot(fake, s)
+        t = await s.mavera.meetings.transcript(bot_id, format="srt")
+    (call,) = fake.requests_to("GET", "/meetings/{id}/transcript")
+    assert call.query == {"format": "srt"}
     assert t.text.startswith("1\n") and t.segments == ()
 
 
-async def test_analysis_keeps_everything(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_analysis_keeps_everything(fake: FakeServer) -> None:
     """analysis() reads known fields and keeps the whole undocumented body."""
-    mock.get(f"{MAVERA}/meetings/meeting_123/analysis", payload=sample("mavera_analysis.json"))
-    a = await session.mavera.meetings.analysis("meeting_123")
-    assert a.summary == "The team agreed to go with plan B." and a.version == 1
-    assert a["coaching"]["questions_asked"] == 7
+    async with fake.session() as s:
+        bot_id = await finished_bot(fake, s)
+        a = await s.mavera.meetings.analysis(bot_id)
+    assert a.summary == "The team reviewed the plan and agreed next steps." and a.version == 1
+    assert a["coaching"]["questions_asked"] == 2
 
 
-async def test_run_schema(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_run_schema(fake: FakeServer) -> None:
     """run_schema() sends only the options given and reads the result."""
-    url = f"{MAVERA}/meetings/meeting_123/schemas/schema_456/run"
-    mock.post(url, payload=sample("mavera_schema_result.json"))
-    mock.post(url, payload=sample("mavera_schema_result.json"))
-    r = await session.mavera.meetings.run_schema(
-        "meeting_123", "schema_456", model="gpt-5.4", temperature=0.2, force_new=True
-    )
-    assert r.field_values[0].value == "50k" and r.evidence[0].timestamp_end == 14.5
-    await session.mavera.meetings.run_schema("meeting_123", "schema_456")
-    bodies = [json.loads(c.kwargs["data"]) for c in sent(mock, "POST", url)]
+    async with fake.session() as s:
+        bot_id = await finished_bot(fake, s)
+        r = await s.mavera.meetings.run_schema(
+            bot_id, "schema_sales_discovery", model="gpt-5.4", temperature=0.2, force_new=True
+        )
+        assert r.field_values[0].value == "Send the plan" and r.evidence[0].timestamp_end == 14.5
+        await s.mavera.meetings.run_schema(bot_id, "schema_sales_discovery")
+    calls = fake.requests_to("POST", "/meetings/{id}/schemas/{schemaId}/run")
+    bodies = [c.json() for c in calls]
     assert bodies == [{"model": "gpt-5.4", "temperature": 0.2, "force_new": True}, {}]
 
 
-async def test_workspaces(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_workspaces() -> None:
     """workspaces.list() gathers all pages; get() reads one."""
     ws = sample("mavera_workspace.json")
-    mock.get(
-        f"{MAVERA}/workspaces?include_members=true&limit=100",
-        payload={"object": "list", "data": [ws], "has_more": True, "next_cursor": "n"},
-    )
-    mock.get(
-        f"{MAVERA}/workspaces?include_members=true&limit=100&cursor=n",
-        payload={
+    pages = {
+        None: {"object": "list", "data": [ws], "has_more": True, "next_cursor": "n"},
+        "n": {
             "object": "list",
             "data": [{**ws, "id": "ws_2"}],
             "has_more": False,
             "next_cursor": None,
         },
-    )
-    mock.get(f"{MAVERA}/workspaces/ws_abc123", payload=ws)
-    listed = await session.mavera.workspaces.list(include_members=True)
-    assert [w.id for w in listed] == ["ws_abc123", "ws_2"]
-    one = await session.mavera.workspaces.get("ws_abc123")
+    }
+
+    async def two_pages(request: web.Request, adversary: Adversary) -> web.StreamResponse:
+        if request.path.endswith("/workspaces/ws_abc123"):
+            return web.json_response(ws)
+        return web.json_response(pages[request.query.get("cursor")])
+
+    async with Adversary(two_pages) as adversary, mavera_at(adversary) as s:
+        listed = await s.mavera.workspaces.list(include_members=True)
+        assert [w.id for w in listed] == ["ws_abc123", "ws_2"]
+        one = await s.mavera.workspaces.get("ws_abc123")
     assert one.members[0].role == "owner" and one.is_owner
+    assert asked(adversary) == [
+        ("GET", "/workspaces", {"include_members": "true", "limit": "100"}),
+        ("GET", "/workspaces", {"include_members": "true", "limit": "100", "cursor": "n"}),
+        ("GET", "/workspaces/ws_abc123", {}),
+    ]
 
 
-async def test_usage(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_usage(fake: FakeServer) -> None:
     """usage.get() reads the nested usage object."""
-    mock.get(f"{MAVERA}/usage", payload=sample("mavera_usage.json"))
-    u = await session.mavera.usage.get()
-    assert u.credits is not None and u.credits.remaining == 380
+    async with fake.session() as s:
+        u = await s.mavera.usage.get()
+    assert u.credits is not None and u.credits.remaining == 500
     assert u.limits is not None and u.limits.usage_limit is None
 
 
@@ -282,21 +310,21 @@ async def test_usage(session: lm.AsyncSession, mock: aioresponses) -> None:
         ({"id": "m1", "status": "done", "meeting_url": 12}, "$.meeting_url"),
     ],
 )
-async def test_misfit_names_the_field(
-    session: lm.AsyncSession, mock: aioresponses, payload: object, where: str
-) -> None:
+async def test_misfit_names_the_field(payload: object, where: str) -> None:
     """A response that does not fit says which field, never a bare KeyError/TypeError."""
-    mock.get(f"{MAVERA}/meetings/m1", payload=payload)
-    with pytest.raises(lm.ResponseValidationError) as info:
-        await session.mavera.meetings.get("m1")
+    async with Adversary(answering(payload)) as adversary, mavera_at(adversary) as s:
+        with pytest.raises(lm.ResponseValidationError) as info:
+            await s.mavera.meetings.get("m1")
     assert any(where in line for line in info.value.path), info.value.path
+    assert asked(adversary) == [("GET", "/meetings/m1", {})]
 
 
 @pytest.mark.parametrize("body", [b"[]", b'"m1"', b"{trunc", b"", b"\xff\xfe", b"<html>ok</html>"])
-async def test_unreadable_success_body(
-    session: lm.AsyncSession, mock: aioresponses, body: bytes
-) -> None:
+async def test_unreadable_success_body(body: bytes) -> None:
     """A 200 whose body is not a meeting is a ResponseValidationError."""
-    mock.get(f"{MAVERA}/meetings/m1", body=body, content_type="text/html")
-    with pytest.raises(lm.ResponseValidationError):
-        await session.mavera.meetings.get("m1")
+    # Each body is sent byte for byte by a real server (a 200 under text/html).
+    unreadable = answering(body=body, content_type="text/html")
+    async with Adversary(unreadable) as adversary, mavera_at(adversary) as s:
+        with pytest.raises(lm.ResponseValidationError):
+            await s.mavera.meetings.get("m1")
+    assert asked(adversary) == [("GET", "/meetings/m1", {})]

@@ -1,31 +1,96 @@
-"""AsyncSession: lifecycle, configuration, the middleware chain, retries and timeouts."""
+"""AsyncSession: lifecycle, configuration, the middleware chain, retries and timeouts.
+
+Calls go to FakeServer (real sockets), with its injected faults for failed attempts and
+its request log to see what was sent. Transport failures are real too: a port that
+refuses, a listener whose accept queue is full, a server that never answers; a
+middleware aims only a call's first attempt there, so the retry reaches the fake.
+Answers FakeServer never gives (exact rate-limit headers, a body of a given size, an
+endpoint the SDK does not wrap) come from an :class:`~tests.adversary.Adversary`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import re
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import CallbackResult, aioresponses
+from aiohttp import web
+from multidict import CIMultiDict
 
 import lyra_mavera as lm
-from tests.conftest import LYRA, LYRA_KEY, MAVERA, MAVERA_KEY, assert_no_secret, sample, sent
+from lyra_mavera.testing import FakeServer
+from tests.adversary import (
+    Adversary,
+    RawServer,
+    answering,
+    full_backlog_port,
+    meeting_json,
+    silent,
+)
+from tests.conftest import LYRA_KEY, MAVERA_KEY, assert_no_secret
 
-MEETING_URL = f"{MAVERA}/meetings/meeting_123"
-CREATE_URL = f"{MAVERA}/meetings"
+ZOOM = "https://zoom.us/j/123456789"
+GET_MEETING = "GET /meetings/{id}"
+#: Fake seconds after which a bot on FakeServer's default script is done (it takes 96).
+DONE_AFTER = 1000
 
 
-async def test_async_with_closes_owned_client() -> None:
+def mavera_at(adversary: Adversary, **options: Any) -> lm.AsyncSession:
+    """A session whose Mavera calls go to ``adversary``."""
+    return lm.AsyncSession(mavera_api_key=MAVERA_KEY, mavera_base_url=adversary.base_url, **options)
+
+
+async def bot_on(fake: FakeServer, **fields: Any) -> str:
+    """A bot made by a session of its own, so the test's session sends (and logs) only
+    what the test is about."""
+    async with fake.session() as s:
+        return (await s.mavera.meetings.create(ZOOM, **fields)).id
+
+
+class FirstAttemptElsewhere:
+    """A middleware that sends each call's first attempt to ``base`` instead of the
+    fake (with its own ``timeout``, if given) and lets later attempts reach the fake;
+    it records every attempt's number."""
+
+    def __init__(self, fake: FakeServer, base: str, *, timeout: float | None = None) -> None:
+        self._fake = fake
+        self._base = base
+        self._timeout = timeout
+        self.attempts: list[int] = []
+
+    async def __call__(self, request: lm.Request, call_next: lm.Handler) -> lm.Response:
+        self.attempts.append(request.attempt)
+        if request.attempt == 1:
+            assert request.url.startswith(self._fake.base_url)
+            request.url = self._base + request.url[len(self._fake.base_url) :]
+            if self._timeout is not None:
+                request.timeout = self._timeout
+        return await call_next(request)
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound but not listening: every connect to it is refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+async def test_async_with_closes_owned_client(fake: FakeServer) -> None:
     """Leaving `async with` closes the aiohttp session the SDK created."""
-    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY) as s:
-        with aioresponses() as m:
-            m.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
-            await s.mavera.meetings.get("meeting_123")
+    bot_id = await bot_on(fake)
+    async with fake.session() as s:
+        await s.mavera.meetings.get(bot_id)
         client = s.client_session
         assert client is not None and not client.closed
     assert client.closed and s.closed
@@ -47,23 +112,23 @@ async def test_closed_session_refuses_calls() -> None:
         await s.mavera.meetings.get("meeting_123")
 
 
-async def test_borrowed_client_is_never_closed(mock: aioresponses) -> None:
+async def test_borrowed_client_is_never_closed(fake: FakeServer) -> None:
     """A borrowed aiohttp session stays open after the SDK session closes."""
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
+    bot_id = await bot_on(fake)
     async with aiohttp.ClientSession() as client:
-        async with lm.AsyncSession(mavera_api_key=MAVERA_KEY, client_session=client) as s:
-            meeting = await s.mavera.meetings.get("meeting_123")
+        async with fake.session(client_session=client) as s:
+            meeting = await s.mavera.meetings.get(bot_id)
             assert s.client_session is client
-        assert meeting.id == "meeting_123"
+        assert meeting.id == bot_id
         assert not client.closed
 
 
-async def test_client_is_created_lazily_with_connection_limit(mock: aioresponses) -> None:
+async def test_client_is_created_lazily_with_connection_limit(fake: FakeServer) -> None:
     """No aiohttp session exists before the first call; then its limit is max_connections."""
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
-    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY, max_connections=7) as s:
+    bot_id = await bot_on(fake)
+    async with fake.session(max_connections=7) as s:
         assert s.client_session is None
-        await s.mavera.meetings.get("meeting_123")
+        await s.mavera.meetings.get(bot_id)
         assert s.client_session is not None
         assert s.client_session.connector is not None
         assert s.client_session.connector.limit == 7
@@ -86,24 +151,25 @@ def test_repr_masks_keys() -> None:
     assert "lyra_***" in text and "mvra_live_***" in text
 
 
-async def test_keys_from_environment(monkeypatch: pytest.MonkeyPatch, mock: aioresponses) -> None:
+async def test_keys_from_environment(monkeypatch: pytest.MonkeyPatch, fake: FakeServer) -> None:
     """Keys and base URLs default to the environment variables."""
+    fake.add_key("mavera", MAVERA_KEY, rpm=60)
     monkeypatch.setenv("MAVERA_API_KEY", MAVERA_KEY)
-    monkeypatch.setenv("MAVERA_BASE_URL", "https://eu.mavera.example/api/v1/")
-    mock.get("https://eu.mavera.example/api/v1/usage", payload=sample("mavera_usage.json"))
+    monkeypatch.setenv("MAVERA_BASE_URL", fake.mavera_base_url + "/")
     async with lm.AsyncSession() as s:
         usage = await s.mavera.usage.get()
     assert usage.rate_limit is not None and usage.rate_limit.requests_per_minute == 60
-    (call,) = sent(mock, "GET", "https://eu.mavera.example/api/v1/usage")
-    assert call.kwargs["headers"]["Authorization"] == f"Bearer {MAVERA_KEY}"
+    (call,) = fake.requests_to("GET", "/usage")
+    assert call.path == "/mavera/api/v1/usage"  # the trailing slash joined without a double
+    assert CIMultiDict(call.headers)["Authorization"] == f"Bearer {MAVERA_KEY}"
 
 
-async def test_missing_key_names_the_variable(mock: aioresponses) -> None:
+async def test_missing_key_names_the_variable(fake: FakeServer) -> None:
     """A call without a key raises ConfigurationError naming the env var; nothing is sent."""
-    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY) as s:
+    async with fake.session(lyra_api_key=None) as s:
         with pytest.raises(lm.ConfigurationError, match="LYRA_API_KEY"):
             await s.lyra.auth.verify()
-    assert not mock.requests
+    assert not fake.requests
 
 
 @pytest.mark.parametrize(
@@ -157,20 +223,13 @@ def test_bad_session_options(kwargs: dict[str, Any]) -> None:
         lm.AsyncSession(**kwargs)
 
 
-async def test_headers_sent(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_headers_sent(fake: FakeServer) -> None:
     """Each request carries auth, a descriptive User-Agent and JSON headers."""
-    mock.post(
-        f"{LYRA}/meeting",
-        payload={
-            "type": "lyra_video",
-            "id": "m1",
-            "password": "",
-            "url": "https://app.lyra.so/meeting/m1",
-        },
-    )
-    await session.lyra.meetings.create("Kickoff")
-    (call,) = sent(mock, "POST", f"{LYRA}/meeting")
-    headers = call.kwargs["headers"]
+    fake.add_key("lyra", LYRA_KEY)
+    async with fake.session(lyra_api_key=LYRA_KEY) as s:
+        await s.lyra.meetings.create("Kickoff")
+    (call,) = fake.requests_to("POST", "/meeting")
+    headers = CIMultiDict(call.headers)
     assert headers["Authorization"] == f"Bearer {LYRA_KEY}"
     assert re.match(r"lyra-mavera/\S+ CPython/3\.\d+\.\d+ aiohttp/\d", headers["User-Agent"])
     assert headers["Content-Type"] == "application/json"
@@ -178,30 +237,28 @@ async def test_headers_sent(session: lm.AsyncSession, mock: aioresponses) -> Non
     assert re.fullmatch(r"[0-9a-f-]{36}", headers["Idempotency-Key"])
 
 
-async def test_idempotency_key_is_stable_across_attempts(
-    session: lm.AsyncSession, mock: aioresponses
-) -> None:
+async def test_idempotency_key_is_stable_across_attempts(fake: FakeServer) -> None:
     """Every attempt of one POST carries the same Idempotency-Key; a new POST gets a new one."""
-    created = sample("mavera_meeting_created.json")
-    mock.post(CREATE_URL, status=429, headers={"Retry-After": "0"}, payload={})
-    mock.post(CREATE_URL, payload=created)
-    mock.post(CREATE_URL, payload=created)
-    await session.mavera.meetings.create("https://zoom.us/j/123456789")
-    await session.mavera.meetings.create("https://zoom.us/j/123456789")
-    keys = [c.kwargs["headers"]["Idempotency-Key"] for c in sent(mock, "POST", CREATE_URL)]
+    fake.inject("status", status=429, retry_after=0, route="POST /meetings", times=1)
+    async with fake.session() as s:
+        await s.mavera.meetings.create(ZOOM)
+        await s.mavera.meetings.create(ZOOM)
+    posts = fake.requests_to("POST", "/meetings")
+    keys = [CIMultiDict(c.headers)["Idempotency-Key"] for c in posts]
     assert len(keys) == 3
     assert keys[0] == keys[1] != keys[2]
 
 
-async def test_get_has_no_idempotency_key(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_get_has_no_idempotency_key(fake: FakeServer) -> None:
     """Only POSTs carry an Idempotency-Key."""
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
-    await session.mavera.meetings.get("meeting_123")
-    (call,) = sent(mock, "GET", MEETING_URL)
-    assert "Idempotency-Key" not in call.kwargs["headers"]
+    bot_id = await bot_on(fake)
+    async with fake.session() as s:
+        await s.mavera.meetings.get(bot_id)
+    (call,) = fake.requests_to("GET", "/meetings/{id}")
+    assert "Idempotency-Key" not in CIMultiDict(call.headers)
 
 
-async def test_user_middleware_sees_every_attempt(mock: aioresponses) -> None:
+async def test_user_middleware_sees_every_attempt(fake: FakeServer) -> None:
     """User middlewares run on each attempt, after auth, and may add headers."""
     seen: list[tuple[int, bool]] = []
 
@@ -212,195 +269,197 @@ async def test_user_middleware_sees_every_attempt(mock: aioresponses) -> None:
         assert response.request is request
         return response
 
-    mock.get(MEETING_URL, status=503)
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
-    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY, middlewares=[tag]) as s:
-        await s.mavera.meetings.get("meeting_123")
+    bot_id = await bot_on(fake)
+    fake.inject("status", status=503, route=GET_MEETING, times=1)
+    async with fake.session(middlewares=[tag]) as s:
+        await s.mavera.meetings.get(bot_id)
     assert seen == [(1, True), (2, True)]
-    assert all(
-        c.kwargs["headers"]["X-Team"] == "scheduling" for c in sent(mock, "GET", MEETING_URL)
-    )
+    gets = fake.requests_to("GET", "/meetings/{id}")
+    assert [CIMultiDict(c.headers)["X-Team"] for c in gets] == ["scheduling", "scheduling"]
 
 
-async def test_get_retried_then_succeeds(
-    session: lm.AsyncSession, mock: aioresponses, sleeps: list[float]
-) -> None:
+async def test_get_retried_then_succeeds(fake: FakeServer, sleeps: list[float]) -> None:
     """A GET that meets 500 then 502 succeeds on the third attempt, with backoff between."""
-    mock.get(MEETING_URL, status=500)
-    mock.get(MEETING_URL, status=502, body="<html>bad gateway</html>")
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
-    meeting = await session.mavera.meetings.get("meeting_123")
+    bot_id = await bot_on(fake)
+    fake.clock.advance(DONE_AFTER)
+    fake.inject("status", status=500, route=GET_MEETING, times=1)
+    fake.inject("html", status=502, route=GET_MEETING, times=1)  # a proxy's HTML page
+    async with fake.session() as s:
+        meeting = await s.mavera.meetings.get(bot_id)
+        wait_max = s.retry.wait_max
     assert meeting.status is lm.mavera.MeetingStatus.DONE
-    assert len(sent(mock, "GET", MEETING_URL)) == 3
-    assert len(sleeps) == 2 and all(0 <= s <= session.retry.wait_max for s in sleeps)
+    assert [c.status for c in fake.requests_to("GET", "/meetings/{id}")] == [500, 502, 200]
+    assert len(sleeps) == 2 and all(0 <= s <= wait_max for s in sleeps)
 
 
-async def test_get_gives_up_after_attempts(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_get_gives_up_after_attempts(fake: FakeServer) -> None:
     """After `attempts` failures the last error is raised."""
-    for _ in range(3):
-        mock.get(
-            MEETING_URL,
-            status=503,
-            payload={"error": {"message": "busy", "code": "service_unavailable"}},
-        )
-    with pytest.raises(lm.ServerError) as info:
-        await session.mavera.meetings.get("meeting_123")
+    bot_id = await bot_on(fake)
+    fake.inject("status", status=503, route=GET_MEETING)
+    async with fake.session() as s:
+        with pytest.raises(lm.ServerError) as info:
+            await s.mavera.meetings.get(bot_id)
     assert info.value.code == "service_unavailable"
-    assert len(sent(mock, "GET", MEETING_URL)) == 3
+    assert len(fake.requests_to("GET", "/meetings/{id}")) == 3
 
 
-async def test_post_not_retried_after_500(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_post_not_retried_after_500(fake: FakeServer) -> None:
     """A create that got a 500 may have created a bot: it is not sent again."""
-    mock.post(
-        CREATE_URL, status=500, payload={"error": {"message": "boom", "code": "internal_error"}}
-    )
-    mock.post(CREATE_URL, payload=sample("mavera_meeting_created.json"))
-    with pytest.raises(lm.ServerError):
-        await session.mavera.meetings.create("https://zoom.us/j/123456789")
-    assert len(sent(mock, "POST", CREATE_URL)) == 1
+    fake.inject("status", status=500, route="POST /meetings", times=1)
+    async with fake.session() as s:
+        with pytest.raises(lm.ServerError):
+            await s.mavera.meetings.create(ZOOM)
+    assert len(fake.requests_to("POST", "/meetings")) == 1
 
 
-async def test_post_retried_when_unsafe_allowed(mock: aioresponses) -> None:
+async def test_post_retried_when_unsafe_allowed(fake: FakeServer) -> None:
     """retry_unsafe=True retries a POST after a 500."""
-    mock.post(CREATE_URL, status=500)
-    mock.post(CREATE_URL, payload=sample("mavera_meeting_created.json"))
-    async with lm.AsyncSession(
-        mavera_api_key=MAVERA_KEY, retry=lm.RetryPolicy(retry_unsafe=True)
-    ) as s:
-        meeting = await s.mavera.meetings.create("https://zoom.us/j/123456789")
-    assert meeting.id == "meeting_123"
+    fake.inject("status", status=500, route="POST /meetings", times=1)
+    async with fake.session(retry=lm.RetryPolicy(retry_unsafe=True)) as s:
+        meeting = await s.mavera.meetings.create(ZOOM)
+    (bot,) = fake.bots
+    assert meeting.id == bot.id
+    assert len(fake.requests_to("POST", "/meetings")) == 2
 
 
-async def test_post_retried_when_connection_refused(
-    session: lm.AsyncSession, mock: aioresponses
-) -> None:
+async def test_post_retried_when_connection_refused(fake: FakeServer) -> None:
     """A POST whose connection was refused never reached the server: it is retried."""
-    refused = aiohttp.ClientConnectorError(
-        aiohttp.client_reqrep.ConnectionKey("app.mavera.io", 443, True, True, None, None, None),
-        OSError(111, "Connection refused"),
-    )
-    mock.post(CREATE_URL, exception=refused)
-    mock.post(CREATE_URL, payload=sample("mavera_meeting_created.json"))
-    meeting = await session.mavera.meetings.create("https://zoom.us/j/123456789")
-    assert meeting.id == "meeting_123"
-    assert len(sent(mock, "POST", CREATE_URL)) == 2
+    with refusing_port() as port:
+        aim = FirstAttemptElsewhere(fake, f"http://127.0.0.1:{port}")
+        async with fake.session(middlewares=[aim]) as s:
+            meeting = await s.mavera.meetings.create(ZOOM)
+    (bot,) = fake.bots
+    assert meeting.id == bot.id
+    assert aim.attempts == [1, 2]  # refused, then sent to the fake
+    assert len(fake.requests_to("POST", "/meetings")) == 1
 
 
-async def test_post_not_retried_after_disconnect(
-    session: lm.AsyncSession, mock: aioresponses
-) -> None:
+async def test_post_not_retried_after_disconnect(fake: FakeServer) -> None:
     """A POST whose connection dropped after sending raises, marked as possibly sent."""
-    mock.post(CREATE_URL, exception=aiohttp.ServerDisconnectedError())
-    mock.post(CREATE_URL, payload=sample("mavera_meeting_created.json"))
-    with pytest.raises(lm.APIConnectionError) as info:
-        await session.mavera.meetings.create("https://zoom.us/j/123456789")
+    fake.inject("drop", route="POST /meetings")  # processed, then the connection closed
+    async with fake.session() as s:
+        with pytest.raises(lm.APIConnectionError) as info:
+            await s.mavera.meetings.create(ZOOM)
     assert info.value.sent is True
     assert "may have processed" in str(info.value)
-    assert len(sent(mock, "POST", CREATE_URL)) == 1
+    assert len(fake.requests_to("POST", "/meetings")) == 1
 
 
-async def test_post_not_retried_after_read_timeout(
-    session: lm.AsyncSession, mock: aioresponses
-) -> None:
+async def test_post_not_retried_after_read_timeout() -> None:
     """A timed-out POST is an APITimeoutError and is not repeated."""
-    mock.post(CREATE_URL, exception=aiohttp.SocketTimeoutError())
-    with pytest.raises(lm.APITimeoutError) as info:
-        await session.mavera.meetings.create("https://zoom.us/j/123456789")
+
+    async def read_then_wait(request: web.Request, adversary: Adversary) -> web.StreamResponse:
+        await adversary.state["answer"].wait()  # the body is read; the answer comes too late
+        return web.json_response(meeting_json("late"), status=201)
+
+    async with Adversary(read_then_wait) as adversary:
+        adversary.state["answer"] = asyncio.Event()
+        try:
+            async with mavera_at(adversary, timeout=0.5) as s:
+                with pytest.raises(lm.APITimeoutError) as info:
+                    await s.mavera.meetings.create(ZOOM)
+        finally:
+            adversary.state["answer"].set()
     assert info.value.sent is True
-    assert len(sent(mock, "POST", CREATE_URL)) == 1
+    assert adversary.count("POST", "/meetings") == 1
 
 
-async def test_post_retried_after_connect_timeout(
-    session: lm.AsyncSession, mock: aioresponses
-) -> None:
+async def test_post_retried_after_connect_timeout(fake: FakeServer) -> None:
     """A connect timeout means nothing was sent, so even a POST is retried."""
-    mock.post(CREATE_URL, exception=aiohttp.ConnectionTimeoutError())
-    mock.post(CREATE_URL, payload=sample("mavera_meeting_created.json"))
-    assert (await session.mavera.meetings.create("https://zoom.us/j/123456789")).id == "meeting_123"
+    with full_backlog_port() as port:  # a connect there never completes
+        aim = FirstAttemptElsewhere(fake, f"http://127.0.0.1:{port}", timeout=0.5)
+        async with fake.session(middlewares=[aim]) as s:
+            meeting = await s.mavera.meetings.create(ZOOM)
+    (bot,) = fake.bots
+    assert meeting.id == bot.id
+    assert aim.attempts == [1, 2]
+    assert len(fake.requests_to("POST", "/meetings")) == 1
 
 
-async def test_get_retried_after_timeout(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_get_retried_after_timeout(fake: FakeServer) -> None:
     """A GET that timed out is simply asked again."""
-    mock.get(MEETING_URL, exception=TimeoutError())
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
-    assert (await session.mavera.meetings.get("meeting_123")).id == "meeting_123"
+    bot_id = await bot_on(fake)
+    async with RawServer(silent) as never_answers:  # reads the request, never answers
+        aim = FirstAttemptElsewhere(fake, f"http://127.0.0.1:{never_answers.port}", timeout=0.5)
+        async with fake.session(middlewares=[aim]) as s:
+            assert (await s.mavera.meetings.get(bot_id)).id == bot_id
+    assert aim.attempts == [1, 2]
+    assert never_answers.accepts == 1
 
 
-async def test_retry_after_is_honoured(
-    session: lm.AsyncSession, mock: aioresponses, sleeps: list[float]
-) -> None:
+async def test_retry_after_is_honoured(fake: FakeServer, sleeps: list[float]) -> None:
     """A 429's Retry-After is the wait before the next attempt, even for a POST."""
-    mock.post(
-        CREATE_URL,
-        status=429,
-        headers={"Retry-After": "7"},
-        payload={"error": {"message": "slow", "code": "rate_limit_exceeded"}},
-    )
-    mock.post(CREATE_URL, payload=sample("mavera_meeting_created.json"))
-    await session.mavera.meetings.create("https://zoom.us/j/123456789")
+    fake.inject("status", status=429, retry_after=7, route="POST /meetings", times=1)
+    async with fake.session() as s:
+        await s.mavera.meetings.create(ZOOM)
     assert sleeps == [7.0]
 
 
-async def test_retry_after_beyond_cap_raises(mock: aioresponses, sleeps: list[float]) -> None:
+async def test_retry_after_beyond_cap_raises(sleeps: list[float]) -> None:
     """A Retry-After longer than max_retry_after raises at once with retry_after set."""
-    mock.get(
-        MEETING_URL,
+    limited = answering(
+        body=b"",
         status=429,
         headers={"Retry-After": "600", "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0"},
     )
-    async with lm.AsyncSession(
-        mavera_api_key=MAVERA_KEY, retry=lm.RetryPolicy(max_retry_after=30)
-    ) as s:
+    async with (
+        Adversary(limited) as adversary,
+        mavera_at(adversary, retry=lm.RetryPolicy(max_retry_after=30)) as s,
+    ):
         with pytest.raises(lm.RateLimitError) as info:
             await s.mavera.meetings.get("meeting_123")
     assert info.value.retry_after == 600.0
     assert info.value.rate_limit is not None and info.value.rate_limit.remaining == 0
     assert sleeps == []
-    assert len(sent(mock, "GET", MEETING_URL)) == 1
+    assert adversary.count("GET", "/meetings/meeting_123") == 1
 
 
-async def test_attempts_one_disables_retry(mock: aioresponses) -> None:
+async def test_attempts_one_disables_retry(fake: FakeServer) -> None:
     """RetryPolicy(attempts=1) sends exactly once."""
-    mock.get(MEETING_URL, status=503)
-    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY, retry=lm.RetryPolicy(attempts=1)) as s:
+    bot_id = await bot_on(fake)
+    fake.inject("status", status=503, route=GET_MEETING)
+    async with fake.session(retry=lm.RetryPolicy(attempts=1)) as s:
         with pytest.raises(lm.ServerError):
-            await s.mavera.meetings.get("meeting_123")
-    assert len(sent(mock, "GET", MEETING_URL)) == 1
+            await s.mavera.meetings.get(bot_id)
+    assert len(fake.requests_to("GET", "/meetings/{id}")) == 1
 
 
-async def test_logs_are_metadata_only(
-    session: lm.AsyncSession, mock: aioresponses, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_logs_are_metadata_only(fake: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
     """DEBUG logs name method, path, status and attempt, never the key or the body."""
-    mock.get(MEETING_URL, status=503)
-    mock.get(MEETING_URL, payload=sample("mavera_meeting_done.json"))
+    bot_id = await bot_on(fake, title="Sales Discovery Call")  # in every answer's body
+    fake.inject("status", status=503, route=GET_MEETING, times=1)
+    before = len(caplog.records)  # the create's own records stay for the key guard
     with caplog.at_level(logging.DEBUG, logger="lyra_mavera"):
-        await session.mavera.meetings.get("meeting_123")
-    lines = [r.getMessage() for r in caplog.records if r.name == "lyra_mavera"]
+        async with fake.session() as s:
+            await s.mavera.meetings.get(bot_id)
+    lines = [r.getMessage() for r in caplog.records[before:] if r.name == "lyra_mavera"]
     assert len(lines) == 2
-    assert "GET /meetings/meeting_123 -> 503 attempt=1" in lines[0]
+    assert f"GET /meetings/{bot_id} -> 503 attempt=1" in lines[0]
     assert "-> 200 attempt=2" in lines[1]
     for line in lines:
         assert_no_secret(line)
         assert "Sales Discovery" not in line
 
 
-async def test_oversized_response_refused(mock: aioresponses) -> None:
+async def test_oversized_response_refused() -> None:
     """A body above max_response_bytes is a ResponseValidationError, not a memory spike."""
-    mock.get(MEETING_URL, body=b"x" * 5_000)
-    async with lm.AsyncSession(mavera_api_key=MAVERA_KEY, max_response_bytes=1_000) as s:
+    async with (
+        Adversary(answering(body=b"x" * 5_000)) as adversary,
+        mavera_at(adversary, max_response_bytes=1_000) as s,
+    ):
         with pytest.raises(lm.ResponseValidationError, match="max_response_bytes"):
             await s.mavera.meetings.get("meeting_123")
 
 
-async def test_escape_hatch_request(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_escape_hatch_request() -> None:
     """session.request() reaches endpoints the SDK does not wrap, with the same chain."""
-    mock.get(f"{MAVERA}/personas?limit=1", payload={"object": "list", "data": []})
-    response = await session.request("mavera", "GET", "/personas", params={"limit": "1"})
+    personas = answering({"object": "list", "data": []})
+    async with Adversary(personas) as adversary, mavera_at(adversary) as s:
+        response = await s.request("mavera", "GET", "/personas", params={"limit": "1"})
     assert response.ok and response.json() == {"object": "list", "data": []}
-    assert "Bearer" in repr(
-        sent(mock, "GET", f"{MAVERA}/personas?limit=1")[0].kwargs["headers"]["Authorization"]
-    )
+    (seen,) = adversary.requests
+    assert (seen.method, seen.path, seen.query) == ("GET", "/personas", {"limit": "1"})
+    assert "Bearer" in repr(CIMultiDict(seen.headers)["Authorization"])
 
 
 async def test_per_attempt_timeout_against_silent_server() -> None:
@@ -441,14 +500,9 @@ async def test_connection_refused_is_typed() -> None:
     assert "not sent" in str(info.value)
 
 
-async def test_callback_sees_json_body(session: lm.AsyncSession, mock: aioresponses) -> None:
+async def test_callback_sees_json_body(fake: FakeServer) -> None:
     """The body is compact JSON built from the arguments."""
-    bodies: list[Any] = []
-
-    def capture(url: Any, **kwargs: Any) -> CallbackResult:
-        bodies.append(kwargs["data"])
-        return CallbackResult(payload=sample("mavera_meeting_created.json"))
-
-    mock.post(CREATE_URL, callback=capture)
-    await session.mavera.meetings.create("https://zoom.us/j/123456789", title="Q4 review")
+    async with fake.session() as s:
+        await s.mavera.meetings.create(ZOOM, title="Q4 review")
+    bodies = [c.body for c in fake.requests_to("POST", "/meetings")]
     assert bodies == [b'{"meeting_url":"https://zoom.us/j/123456789","title":"Q4 review"}']
