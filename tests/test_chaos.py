@@ -146,7 +146,15 @@ async def test_cancel_mid_chaos_leaves_nothing() -> None:
                 await bulk
             assert client_tasks() == [] and open_connections(s) == 0
             fake.clear_faults()
-            ids = [m.id async for m in s.mavera.meetings.list()][:300]
+            # Bots that never finish: the crowd is surely still waiting when cancelled.
+            stuck = [f"https://zoom.us/j/8600000{i}" for i in range(300)]
+            for link in stuck:
+                fake.script(link, stuck_in_waiting_room=True)
+            made = await s.mavera.meetings.create_many(
+                [lm.mavera.BotRequest(link) for link in stuck], concurrency=50
+            )
+            ids = [r.value.id for r in made if r.value is not None]
+            assert len(ids) == 300
             fake.inject("latency", rate=0.5, delay=0.2, route="GET /meetings/{id}")
             with set_testing(False):
                 crowd = asyncio.gather(
