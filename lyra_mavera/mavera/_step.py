@@ -49,6 +49,8 @@ __all__ = [
     "next_delay",
     "on_answer",
     "on_error",
+    "policy_data",
+    "policy_from",
     "start",
 ]
 
@@ -224,3 +226,22 @@ def next_delay(
         grace_left = since + policy.permission_denied_grace / policy.time_scale - now
         delay = min(delay, max(grace_left, 0.0))
     return delay
+
+
+def policy_data(policy: PollPolicy) -> dict[str, Any]:
+    """A :class:`PollPolicy` as plain JSON-friendly data (see :func:`policy_from`)."""
+    import attrs  # only engines that ship policies across processes
+
+    data = attrs.asdict(policy)
+    data["intervals"] = dict(policy.intervals)
+    data["growing"] = sorted(policy.growing)
+    return data
+
+
+def policy_from(data: Mapping[str, Any] | None) -> PollPolicy:
+    """The :class:`PollPolicy` that :func:`policy_data` wrote (``None``: the default)."""
+    from ._poll import PollPolicy  # _poll imports this module
+
+    if data is None:
+        return PollPolicy()
+    return PollPolicy(**{**data, "growing": frozenset(data.get("growing", ()))})
