@@ -129,28 +129,28 @@ async def test_continue_as_new_keeps_following(env: WorkflowEnvironment) -> None
     still reaches done, through several runs."""
     client = env.client
     queue = _queue()
-    async with FakeServer(rpm=None, time_scale=SCALE) as fake:
-        async with (
-            asyncio.timeout(HANG_GUARD),
-            temporal.worker(
-                client,
-                task_queue=queue,
-                session_factory=fake.session,
-                workflow_failure_exception_types=[Exception],
-            ),
-        ):
-            async with fake.session() as s:  # now: the bot's meeting starts as it is followed
-                bot = await s.mavera.meetings.create("https://zoom.us/j/8600000010")
-            job = temporal.follow_job(queue, poll=lm.PollPolicy(time_scale=SCALE))
-            handle = await client.start_workflow(
-                temporal.FollowBot.run,
-                {**job, "meeting_id": bot.id, "polls_per_run": 3},
-                id=temporal.follow_id(bot.id),
-                task_queue=queue,
-            )
-            result = await handle.result()
-            first_run = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
-            history = await first_run.fetch_history()
+    async with (
+        FakeServer(rpm=None, time_scale=SCALE) as fake,
+        asyncio.timeout(HANG_GUARD),
+        temporal.worker(
+            client,
+            task_queue=queue,
+            session_factory=fake.session,
+            workflow_failure_exception_types=[Exception],
+        ),
+    ):
+        async with fake.session() as s:  # now: the bot's meeting starts as it is followed
+            bot = await s.mavera.meetings.create("https://zoom.us/j/8600000010")
+        job = temporal.follow_job(queue, poll=lm.PollPolicy(time_scale=SCALE))
+        handle = await client.start_workflow(
+            temporal.FollowBot.run,
+            {**job, "meeting_id": bot.id, "polls_per_run": 3},
+            id=temporal.follow_id(bot.id),
+            task_queue=queue,
+        )
+        result = await handle.result()
+        first_run = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+        history = await first_run.fetch_history()
     assert result["outcome"] == "done"
     assert result["polls"] > 3  # so more than one run did the polling
     assert history.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")

@@ -24,8 +24,9 @@ __all__ = ["POLLS_PER_RUN", "CreateBot", "FollowBot", "follow_id"]
 #: Temporal suggests continuing well before its 50k-event limit, and so do we).
 POLLS_PER_RUN = 500
 _ONCE = RetryPolicy(maximum_attempts=1)
-#: Read-only activities (looking up meetings) may be retried freely.
-_READS = RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1))
+#: Read-only activities (looking up meetings, cancelling) may be retried freely, and
+#: are, without limit: giving up would fail a create that may have made a bot.
+_READS = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10))
 
 
 def follow_id(meeting_id: str) -> str:

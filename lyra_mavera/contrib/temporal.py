@@ -52,6 +52,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from .._errors import ValidationError
 from .._retry import RetryPolicy
@@ -115,11 +116,18 @@ async def worker(
     )
     async with session:
         mavera = MaveraActivities(session)
+        # The SDK passes through the sandbox whole: re-importing it (aiohttp, cattrs...)
+        # for every workflow run costs seconds of CPU each; its workflow code reads no
+        # clock and draws no random number of its own.
+        runner = SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("lyra_mavera")
+        )
         workflows = Worker(
             client,
             task_queue=task_queue,
             workflows=[FollowBot, CreateBot],
             activities=list(activities),
+            workflow_runner=options.pop("workflow_runner", runner),
             **options,
         )
         requests = Worker(
