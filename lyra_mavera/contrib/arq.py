@@ -65,8 +65,9 @@ from .. import _clock
 from .._convert import converter
 from .._errors import LyraMaveraError
 from .._session import AsyncSession
-from ..mavera._models import FAILURE_STATUSES, Meeting, MeetingStatus
-from ..mavera._poll import STATUS_RANK, TRANSIENT_ERRORS, Follow, PollPolicy
+from ..mavera import _step
+from ..mavera._models import Meeting, MeetingStatus
+from ..mavera._poll import STATUS_RANK, TRANSIENT_ERRORS, PollPolicy
 from ._arq_limiter import PREFIX, Deferred, RedisRateLimiter
 
 __all__ = [
@@ -195,39 +196,47 @@ async def _decide(
         return _Finish("error")
 
     state_key = f"{PREFIX}:bot:{meeting_id}"
-    rank = STATUS_RANK.get(meeting.status, -1)
-    changed, status, _ = await ctx["lyra_mavera_observe"](
-        keys=[state_key], args=[rank, str(meeting.status), time.time(), _STATE_TTL]
+    prior = await _on_record(ctx["redis"], state_key, unchanged, errors)
+    now = time.time()
+    step = _step.on_answer(
+        prior,
+        str(meeting.status),
+        join_at=meeting.join_at.timestamp() if meeting.join_at is not None else None,
+        now=now,
+        wall=now,
+        policy=policy,
+        rand=random.random(),
     )
-    status = status.decode() if isinstance(status, bytes) else str(status)
-    now = asyncio.get_running_loop().time()
-    state = Follow(meeting_id, policy)
-    if status != str(meeting.status):
-        # An older status than another answer already on record (a lagging replica):
-        # record nothing, decide nothing, and poll again at the cadence of the status
-        # on record.
-        state.observe(attrs.evolve(meeting, status=status), now)
-        state.unchanged = unchanged
-        return _Again(f"stale:{status}", state.next_delay(now, random.random()), unchanged, 0)
-    state.observe(meeting, now)
-    state.unchanged = 0 if changed else unchanged + 1
-    denied_for = await _denied_for(ctx["redis"], state_key, status)
-    if status == MeetingStatus.DONE:
-        return _Finish("done", meeting)
-    if status in FAILURE_STATUSES or (
-        status == MeetingStatus.RECORDING_PERMISSION_DENIED
-        and denied_for >= policy.permission_denied_grace / policy.time_scale
-    ):
-        return _Finish("failed", meeting)
-    delay = state.next_delay(now, random.random())
-    return _Again(f"pending:{status}", delay, state.unchanged, 0)
+    state = step["state"]
+    if step["stale"]:
+        # An older status than the one on record (a lagging replica): record nothing,
+        # and poll again at the cadence of the status on record.
+        return _Again(f"stale:{state['status']}", step["delay"], state["unchanged"], 0)
+    # Record atomically: should a racing job have recorded a later status meanwhile,
+    # the record keeps it (never backwards across workers).
+    await ctx["lyra_mavera_observe"](
+        keys=[state_key],
+        args=[STATUS_RANK.get(meeting.status, -1), state["status"], now, _STATE_TTL],
+    )
+    if step["outcome"] is not None:
+        return _Finish(step["outcome"], meeting)
+    return _Again(f"pending:{state['status']}", step["delay"], state["unchanged"], 0)
 
 
-async def _denied_for(redis: ArqRedis, state_key: str, status: str) -> float:
-    if status != MeetingStatus.RECORDING_PERMISSION_DENIED:
-        return 0.0
-    since: Any = await redis.hget(state_key, "changed_at")  # type: ignore[misc]  # redis-py's sync|async union
-    return time.time() - float(since) if since else 0.0
+async def _on_record(
+    redis: ArqRedis, state_key: str, unchanged: int, errors: int
+) -> _step.StepState:
+    """The step state of a bot: its status on record in Redis (shared by every worker),
+    the counts from the job's arguments."""
+    record: dict[bytes, bytes] = await redis.hgetall(state_key)  # type: ignore[misc]  # redis-py's sync|async union
+    state = _step.start()
+    state["unchanged"], state["errors"] = unchanged, errors
+    if b"status" in record:
+        state["status"] = record[b"status"].decode()
+        state["rank"] = int(record[b"rank"])
+        if state["status"] == MeetingStatus.RECORDING_PERMISSION_DENIED and b"changed_at" in record:
+            state["denied_since"] = float(record[b"changed_at"])
+    return state
 
 
 def _after_failure(
@@ -239,19 +248,25 @@ def _after_failure(
 ) -> _Finish | _Again:
     """A failed poll: the ``max_errors``-th in a row ends the bot, any other backs off by
     the count (and at least as long as the server asked)."""
-    errors += 1
     name = type(exc).__name__ if exc is not None else "unexpected error"
-    if errors >= policy.max_errors:
+    retry_after = getattr(exc, "retry_after", None)
+    step = _step.on_error(
+        {**_step.start(), "unchanged": unchanged, "errors": errors},
+        transient=True,
+        policy=policy,
+        rand=random.random(),
+        retry_after=None if retry_after is None else _unless_testing(retry_after),
+    )
+    if step["outcome"] is not None:
         logger.info(
-            "mavera bot %s: gave up after %d failed polls in a row (%s)", meeting_id, errors, name
+            "mavera bot %s: gave up after %d failed polls in a row (%s)",
+            meeting_id,
+            step["state"]["errors"],
+            name,
         )
         return _Finish("error")
     logger.info("mavera bot %s: poll failed (%s); trying again", meeting_id, name)
-    delay = policy.error_delay(errors, random.random())
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        delay = max(delay, _unless_testing(retry_after))
-    return _Again("retry", delay, unchanged, errors)
+    return _Again("retry", step["delay"], unchanged, step["state"]["errors"])
 
 
 def _unless_testing(seconds: float) -> float:

@@ -8,6 +8,9 @@ followed like any in-progress status (and logged once).
 
 A status never moves backwards: statuses are ranked along the lifecycle, and an answer
 ranked below the best seen so far (a lagging replica) is ignored.
+
+The rules live in :mod:`lyra_mavera.mavera._step` (pure, shared with the arq and
+Temporal integrations); :class:`Follow` feeds it meetings and keeps the last one.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from .._errors import (
     ServerError,
     ValidationError,
 )
+from . import _step
 from ._errors import BotFailedError, WaitTimeoutError
 from ._models import Meeting, MeetingStatus
+from ._step import STATUS_RANK, Step, StepState
 
 __all__ = [
     "STATUS_RANK",
@@ -48,22 +53,6 @@ __all__ = [
 logger = logging.getLogger("lyra_mavera")
 
 S = MeetingStatus
-#: Position along the lifecycle; equal ranks may replace each other.
-STATUS_RANK: dict[str, int] = {
-    S.PENDING: 0,
-    S.JOINING_CALL: 1,
-    S.IN_WAITING_ROOM: 2,
-    S.IN_CALL_NOT_RECORDING: 3,
-    S.RECORDING_PERMISSION_DENIED: 4,
-    S.IN_CALL_RECORDING: 4,
-    S.CALL_ENDED: 5,
-    S.RECORDING_DONE: 6,
-    S.DONE: 7,
-    S.MEDIA_EXPIRED: 8,
-    S.FATAL: 9,
-    S.CANCELLED: 9,
-}
-_FAILED = frozenset({S.FATAL, S.CANCELLED, S.MEDIA_EXPIRED})
 #: Poll failures worth another try (after backing off); anything else ends the wait.
 TRANSIENT_ERRORS = (APIConnectionError, ServerError, RateLimitError, ResponseValidationError)
 
@@ -170,74 +159,66 @@ class PollPolicy:
 
 @attrs.define(slots=True)
 class Follow:
-    """What is known of one bot being followed (no I/O: fed meetings, it decides)."""
+    """What is known of one bot being followed (no I/O: fed meetings, it decides by
+    :mod:`~lyra_mavera.mavera._step`)."""
 
     meeting_id: str
     policy: PollPolicy
     last: Meeting | None = None
-    rank: int = -1
-    unchanged: int = 0
-    denied_since: float | None = None
-    errors: int = 0
+    state: StepState = attrs.Factory(_step.start)
+
+    @property
+    def errors(self) -> int:
+        """Failed polls in a row."""
+        return self.state["errors"]
 
     def observe(self, meeting: Meeting, now: float) -> bool:
         """Take in a fresh answer; ``True`` when the status changed (and is reported)."""
         status = meeting.status
-        rank = STATUS_RANK.get(status)
-        if rank is not None and rank < self.rank:
-            return False  # an older status from a lagging replica: ignore it
-        self.errors = 0
-        if self.last is not None and status == self.last.status:
+        if status not in STATUS_RANK and status not in _warned_unknown:
+            _warned_unknown.add(str(status))
+            logger.warning(
+                "mavera sent an unknown bot status %r; treating it as in progress", status
+            )
+        step = _step.on_answer(
+            self.state,
+            str(status),
+            join_at=meeting.join_at.timestamp() if meeting.join_at is not None else None,
+            now=now,
+            wall=_clock.now(),
+            policy=self.policy,
+            rand=0.0,  # the delay is asked for separately (next_delay)
+        )
+        self.state = step["state"]
+        if not step["stale"]:
             self.last = meeting
-            self.unchanged += 1
-            return False
-        if rank is None:
-            if status not in _warned_unknown:
-                _warned_unknown.add(str(status))
-                logger.warning(
-                    "mavera sent an unknown bot status %r; treating it as in progress", status
-                )
-        else:
-            self.rank = rank
-        self.last = meeting
-        self.unchanged = 0
-        if status == S.RECORDING_PERMISSION_DENIED:
-            self.denied_since = now
-        else:
-            self.denied_since = None
-        return True
+        return step["changed"]
+
+    def failed_poll(self, exc: BaseException) -> Step:
+        """Take in a failed poll: back off, or (permanent, or too many) end."""
+        step = _step.on_error(
+            self.state,
+            transient=isinstance(exc, TRANSIENT_ERRORS),
+            policy=self.policy,
+            rand=random.random(),
+        )
+        self.state = step["state"]
+        return step
 
     def failed_for_good(self, now: float) -> bool:
         """Whether the bot has failed for good (a failure status, or a permission denial
         that outlasted its grace period)."""
-        if self.last is None:
-            return False
-        status = self.last.status
-        if status in _FAILED:
-            return True
-        grace = self.policy.permission_denied_grace / self.policy.time_scale
-        return self.denied_since is not None and now - self.denied_since >= grace
+        return _step.finished(self.state, now, self.policy) == "failed"
 
     def finished(self, now: float) -> bool:
-        return self.last is not None and (self.last.status == S.DONE or self.failed_for_good(now))
+        return _step.finished(self.state, now, self.policy) is not None
 
     def next_delay(self, now: float, rand: float) -> float:
         """Seconds until this bot should be polled again (``now`` on the monotonic clock;
         ``join_at`` is compared with the clock's Unix time)."""
-        last = self.last
-        if last is None:
-            return 0.0
-        policy = self.policy
-        delay = policy.interval(last.status, self.unchanged, rand)
-        if last.status == S.PENDING and last.join_at is not None:
-            until = (last.join_at.timestamp() - _clock.now() - policy.join_lead) / policy.time_scale
-            delay = max(delay, until)
-        if self.denied_since is not None:
-            grace_left = (
-                self.denied_since + policy.permission_denied_grace / policy.time_scale - now
-            )
-            delay = min(delay, max(grace_left, 0.0))
-        return delay
+        return _step.next_delay(
+            self.state, now=now, wall=_clock.now(), policy=self.policy, rand=rand
+        )
 
     def failure(self) -> BotFailedError:
         assert self.last is not None
@@ -297,14 +278,14 @@ async def follow(
         except TimeoutError:
             raise state.timeout(timeout) from None
         except TRANSIENT_ERRORS as exc:
-            state.errors += 1
-            if state.errors >= policy.max_errors:
+            step = state.failed_poll(exc)
+            if step["outcome"] is not None:
                 exc.add_note(
                     f"gave up polling mavera bot {meeting_id} after {state.errors} "
                     "failed polls in a row"
                 )
                 raise
-            delay = policy.error_delay(state.errors, random.random())
+            delay = step["delay"]
         else:
             now = _clock.monotonic()
             if state.observe(meeting, now):
@@ -312,14 +293,10 @@ async def follow(
             if state.finished(now):
                 return
             delay = state.next_delay(now, random.random())
-        if deadline is not None:
-            left = deadline - _clock.monotonic()
-            if left <= 0:
-                raise state.timeout(timeout)
-            if delay >= left:
-                await _clock.sleep(left)
-                raise state.timeout(timeout)
+        delay, times_out = _step.before_deadline(delay, _clock.monotonic(), deadline)
         await _clock.sleep(delay)
+        if times_out:
+            raise state.timeout(timeout)
 
 
 def check_timeout(timeout: object) -> float | None:

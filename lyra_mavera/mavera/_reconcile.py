@@ -169,6 +169,23 @@ class RecentMeetings:
         if before.newest is not None:
             self._floor = before.newest - RECONCILE_SKEW
 
+    def baseline(self) -> dict[str, Any]:
+        """What :meth:`take_baseline` recorded, as plain data (for a create that resumes
+        in another process: :meth:`from_baseline`)."""
+        ids = None if self._baseline is None else sorted(self._baseline)
+        return {"ids": ids, "floor": self._floor}
+
+    @classmethod
+    def from_baseline(
+        cls, listing: Lister[Meeting], wanted: set[Identity], data: dict[str, Any]
+    ) -> RecentMeetings:
+        """Look-ups that go on from a baseline taken earlier (:meth:`baseline`)."""
+        recent = cls(listing, wanted)
+        ids = data.get("ids")
+        recent._baseline = None if ids is None else set(ids)
+        recent._floor = data.get("floor")
+        return recent
+
     def mark(self) -> int:
         """A ticket for "now": pass it to :meth:`find` to require a scan begun later."""
         return next(self._events)

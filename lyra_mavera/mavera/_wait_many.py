@@ -28,7 +28,7 @@ from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
 from .._validate import check_id
 from ._models import Meeting, MeetingStatus
 from ._pages import Lister
-from ._poll import TRANSIENT_ERRORS, Follow, GetMeeting, OnStatus, PollPolicy, notify
+from ._poll import Follow, GetMeeting, OnStatus, PollPolicy, notify
 
 __all__ = ["wait_many"]
 
@@ -94,13 +94,11 @@ class _Scheduler:
             self._schedule(meeting.id, now + state.next_delay(now, random.random()))
 
     def _failed_poll(self, meeting_id: str, exc: LyraMaveraError) -> None:
-        state = self.follows[meeting_id]
-        state.errors += 1
-        if not isinstance(exc, TRANSIENT_ERRORS) or state.errors >= self.policy.max_errors:
+        step = self.follows[meeting_id].failed_poll(exc)
+        if step["outcome"] is not None:
             self._finish(meeting_id, exc)
         else:
-            delay = self.policy.error_delay(state.errors, random.random())
-            self._schedule(meeting_id, _clock.monotonic() + delay)
+            self._schedule(meeting_id, _clock.monotonic() + step["delay"])
 
     # -- work ----------------------------------------------------------------------------
 
