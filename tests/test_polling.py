@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import lyra_mavera as lm
 from lyra_mavera.mavera import Meeting, MeetingStatus
 from lyra_mavera.mavera._poll import STATUS_RANK, Follow
-from lyra_mavera.testing import FakeServer, set_testing
+from lyra_mavera.testing import FakeClock, FakeServer, set_testing, use_clock
 from tests.conftest import MAVERA, MAVERA_KEY
 from tests.helpers import client_tasks, open_connections
 
@@ -30,12 +30,15 @@ def ranks(meetings: list[Meeting]) -> list[int]:
     return [STATUS_RANK.get(m.status, -1) for m in meetings]
 
 
-async def test_wait_returns_done_and_reports_each_change(fake: FakeServer) -> None:
-    """wait returns the done meeting; on_status sees each change once, in order."""
+async def test_wait_returns_done_and_reports_each_change() -> None:
+    """wait returns the done meeting; on_status sees each change once, in order (on a
+    virtual clock shared with the fake, so no status can pass unseen under load)."""
     seen: list[Meeting] = []
-    async with fake.session() as s:
+    clock = FakeClock(virtual=True)
+    async with FakeServer(rpm=None, clock=clock) as fake, fake.session() as s:
         bot = await s.mavera.meetings.create(ZOOM)
-        done = await s.mavera.meetings.wait(bot.id, poll=POLICY, on_status=seen.append)
+        with use_clock(clock):
+            done = await s.mavera.meetings.wait(bot.id, on_status=seen.append)
     assert done.status is MeetingStatus.DONE and done.id == bot.id
     assert seen[0].status in ("pending", "joining_call") and seen[-1].status == "done"
     assert ranks(seen) == sorted(set(ranks(seen)))

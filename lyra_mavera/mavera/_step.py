@@ -30,12 +30,10 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from ._models import MeetingStatus
-
-if TYPE_CHECKING:
-    from ._poll import PollPolicy
+from ._policy import PollPolicy
 
 __all__ = [
     "FAILED",
@@ -240,8 +238,6 @@ def policy_data(policy: PollPolicy) -> dict[str, Any]:
 
 def policy_from(data: Mapping[str, Any] | None) -> PollPolicy:
     """The :class:`PollPolicy` that :func:`policy_data` wrote (``None``: the default)."""
-    from ._poll import PollPolicy  # _poll imports this module
-
     if data is None:
         return PollPolicy()
     return PollPolicy(**{**data, "growing": frozenset(data.get("growing", ()))})
