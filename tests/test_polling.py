@@ -136,15 +136,19 @@ async def test_status_never_moves_backwards(fake: FakeServer) -> None:
     assert seen[-1].status == "done"
 
 
-async def test_deadline_is_exact(fake: FakeServer) -> None:
-    """A wait whose next poll lies beyond its timeout ends at the timeout, not after."""
-    fake.script(ZOOM, stuck_in_waiting_room=True)
+async def test_deadline_is_exact() -> None:
+    """A wait whose next poll lies beyond its timeout ends at the timeout, not after (on
+    a virtual clock shared with the fake: the first poll surely sees the bot pending)."""
+    clock = FakeClock(virtual=True)
     slow = lm.PollPolicy(intervals={}, default_interval=3600.0, max_interval=3600.0)
-    async with fake.session() as s:
+    async with FakeServer(rpm=None, clock=clock) as fake, fake.session() as s:
+        fake.script(ZOOM, stuck_in_waiting_room=True)
         bot = await s.mavera.meetings.create(ZOOM)
-        async with asyncio.timeout(10):  # guard: a sleep past the deadline would hang here
-            with pytest.raises(lm.WaitTimeoutError) as info:
-                await s.mavera.meetings.wait(bot.id, timeout=0.2, poll=slow)
+        with use_clock(clock):
+            async with asyncio.timeout(10):  # guard: a sleep past the deadline would hang
+                with pytest.raises(lm.WaitTimeoutError) as info:
+                    await s.mavera.meetings.wait(bot.id, timeout=0.2, poll=slow)
+        assert clock.monotonic() < 1  # it slept to the deadline (0.2 s), not an hour
     assert info.value.meeting is not None and info.value.meeting.status == "pending"
     assert isinstance(info.value, TimeoutError)
 
