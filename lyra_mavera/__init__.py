@@ -9,7 +9,7 @@ notetaker-bot API.
 """
 
 from . import lyra, mavera
-from ._bulk import AmbiguousCreateError, BulkResult
+from ._bulk import AmbiguousCreateError, BulkFailed, BulkOk, BulkResult
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -46,6 +46,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BotFailedError",
+    "BulkFailed",
+    "BulkOk",
     "BulkResult",
     "ConfigurationError",
     "ConflictError",
