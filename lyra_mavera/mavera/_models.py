@@ -58,10 +58,10 @@ class MeetingStatus(enum.StrEnum):
 
 
 UnknownStatus = NewType("UnknownStatus", str)
-"""A bot status this SDK does not know (not one of :class:`MeetingStatus`): at run time
-the raw ``str`` as the server sent it; for type checkers a distinct kind of ``str``, so
-``MeetingStatus | UnknownStatus`` keeps its members visible instead of collapsing to
-``str``."""
+UnknownStatus.__doc__ = """A bot status this SDK does not know (none of
+:class:`MeetingStatus`): at run time the raw ``str`` the server sent; for type checkers
+a distinct kind of ``str``, so ``MeetingStatus | UnknownStatus`` keeps the members
+visible instead of collapsing to ``str``."""
 
 _MEMBERS: dict[str, MeetingStatus] = {member.value: member for member in MeetingStatus}
 
@@ -96,6 +96,8 @@ class MeetingUrl:
 
 @attrs.frozen
 class Participant:
+    """Someone who attended the meeting, as the bot saw them."""
+
     name: str | None = None
     email: str | None = None
     role: str | None = None
@@ -124,6 +126,9 @@ class AnalysisInfo:
 
 @attrs.frozen
 class Task:
+    """An action item the analysis found in the meeting (``owner``, ``due_date``, and the
+    ``evidence_spans`` of the transcript it comes from)."""
+
     id: str | None = None
     content: str | None = None
     owner: str | None = None
@@ -139,6 +144,8 @@ class Task:
 
 @attrs.frozen
 class Decision:
+    """A decision the analysis found in the meeting, with who owns it and by when."""
+
     id: str | None = None
     statement: str | None = None
     owner: str | None = None
