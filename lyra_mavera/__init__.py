@@ -24,7 +24,7 @@ session; never ``cli/``, ``testing/`` or ``contrib/``.
 """
 
 from . import lyra, mavera
-from ._bulk import AmbiguousCreateError, BulkResult
+from ._bulk import AmbiguousCreateError, BulkFailed, BulkOk, BulkResult
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -61,6 +61,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BotFailedError",
+    "BulkFailed",
+    "BulkOk",
     "BulkResult",
     "ConfigurationError",
     "ConflictError",

@@ -7,7 +7,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
@@ -15,6 +15,8 @@ from ._errors import APIConnectionError, LyraMaveraError, ServerError, Validatio
 
 __all__ = [
     "AmbiguousCreateError",
+    "BulkFailed",
+    "BulkOk",
     "BulkResult",
     "OnResult",
     "Progress",
@@ -31,19 +33,66 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class _BulkResult(Generic[T]):
+    """One item of a bulk run: a :class:`BulkOk` (``ok`` is ``True``, ``value`` is set)
+    or a :class:`BulkFailed` (``ok`` is ``False``, ``error`` is set). Both carry the
+    item's ``index`` in the input and its ``request``.
+
+    For type checkers ``BulkResult[T]`` is the union ``BulkOk[T] | BulkFailed``, so
+    checking ``r.ok`` (or ``match r: case BulkOk(value=v): ...``) narrows ``r.value`` to
+    ``T`` and ``r.error`` to the error. At run time it is the two kinds' common base, so
+    ``isinstance(r, lm.BulkResult)`` holds for both.
+    """
+
+    __slots__ = ()
+
+
+_BulkResult.__name__ = _BulkResult.__qualname__ = "BulkResult"
+
+
 @attrs.frozen
-class BulkResult(Generic[T]):
-    """Item ``index`` of a bulk run: its ``request`` and either its ``value`` or its
-    ``error`` (exactly one of them is set)."""
+class BulkOk(_BulkResult[T]):
+    """An item of a bulk run that succeeded: ``value`` is what it created."""
 
     index: int
     request: Any
-    value: T | None = None
-    error: LyraMaveraError | None = None
+    value: T
 
     @property
-    def ok(self) -> bool:
-        return self.error is None
+    def ok(self) -> Literal[True]:
+        """Always ``True``: this item succeeded."""
+        return True
+
+    @property
+    def error(self) -> None:
+        """Always ``None``: a successful item has no error."""
+        return None
+
+
+@attrs.frozen
+class BulkFailed(_BulkResult[Any]):
+    """An item of a bulk run that failed: ``error`` says why (an
+    :class:`AmbiguousCreateError` when it may nevertheless have created something)."""
+
+    index: int
+    request: Any
+    error: LyraMaveraError
+
+    @property
+    def ok(self) -> Literal[False]:
+        """Always ``False``: this item failed."""
+        return False
+
+    @property
+    def value(self) -> None:
+        """Always ``None``: a failed item created nothing that is known."""
+        return None
+
+
+if TYPE_CHECKING:
+    BulkResult: TypeAlias = BulkOk[T] | BulkFailed
+else:
+    BulkResult = _BulkResult
 
 
 class AmbiguousCreateError(LyraMaveraError):
@@ -114,12 +163,12 @@ async def _settle(
     try:
         value = await create(index, request)
     except LyraMaveraError as exc:
-        return BulkResult(index, request, error=exc)
+        return BulkFailed(index, request, exc)
     except Exception as exc:  # a bug must still leave a result for the item
         error = LyraMaveraError(f"unexpected {type(exc).__name__}: {exc}")
         error.__cause__ = exc
-        return BulkResult(index, request, error=error)
-    return BulkResult(index, request, value=value)
+        return BulkFailed(index, request, error)
+    return BulkOk(index, request, value)
 
 
 async def run_bulk(

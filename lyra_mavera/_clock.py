@@ -85,9 +85,11 @@ class VirtualClock:
         self._elapsed = 0.0
 
     def time(self) -> float:
+        """Unix seconds: the start time plus what has passed on paper."""
         return self._origin + self._elapsed
 
     def monotonic(self) -> float:
+        """Seconds passed on paper since the clock was made."""
         return self._elapsed
 
     def advance(self, seconds: float) -> None:
@@ -97,6 +99,7 @@ class VirtualClock:
         self._elapsed += seconds
 
     async def sleep(self, seconds: float) -> None:
+        """Move the clock on by ``seconds`` and yield once, without really waiting."""
         if seconds > 0:
             self._elapsed += seconds
         await asyncio.sleep(0)

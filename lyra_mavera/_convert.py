@@ -130,14 +130,20 @@ def _json_type(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def _is_str(tp: Any) -> bool:
+    """``str``, or a ``NewType`` of it (``UnknownStatus``)."""
+    return tp is str or getattr(tp, "__supertype__", None) is str
+
+
 def _is_enum_or_str(tp: Any) -> bool:
-    """``SomeStrEnum | str`` (optionally ``| None``): keep unknown values as raw strings."""
+    """``SomeStrEnum | str`` or ``SomeStrEnum | NewType(..., str)`` (optionally
+    ``| None``): keep unknown values as raw strings."""
     if typing.get_origin(tp) not in (typing.Union, types.UnionType):
         return False
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     return (
         len(args) == 2
-        and str in args
+        and any(_is_str(a) for a in args)
         and any(isinstance(a, type) and issubclass(a, enum.Enum) for a in args)
     )
 

@@ -177,14 +177,17 @@ class AsyncSession:
 
     @property
     def max_connections(self) -> int:
+        """The most connections the owned aiohttp session opens at once."""
         return self._config.max_connections
 
     @property
     def max_response_bytes(self) -> int:
+        """The largest response body read; a larger one raises ``ResponseValidationError``."""
         return self._config.max_response_bytes
 
     @property
     def verify_tls(self) -> bool:
+        """Whether TLS certificates are verified (``False`` only when asked explicitly)."""
         return self._config.verify_tls
 
     # -- providers ---------------------------------------------------------------

@@ -73,6 +73,7 @@ def _no_key_anywhere(
         return err
 
     def remember_secret(self: FakeServer, value: str) -> str:
+        """Note a secret the fake made, so this test fails if it leaks."""
         _keys_in_play.add(value)
         _keys_in_play.add(value[-20:])
         return value

@@ -92,8 +92,8 @@ def test_signatures_match_contract() -> None:
         policy.max_retry_after,
         policy.retry_unsafe,
     ) == (3, 0.5, 8.0, 60.0, False)
-    r = lm.BulkResult(index=0, request=None, value=1)
-    assert r.ok and r.error is None
+    r: lm.BulkResult[int] = lm.BulkOk(index=0, request=None, value=1)
+    assert r.ok and r.error is None and isinstance(r, lm.BulkResult)
 
 
 def test_positional_order_of_contract_models() -> None:
@@ -111,5 +111,5 @@ def test_positional_order_of_contract_models() -> None:
     assert (request.start, request.attendees) == (None, ())
     bot = lm.mavera.BotRequest("https://zoom.us/j/85000001", "t", "b", None, "ws")
     assert (bot.title, bot.bot_name, bot.join_at, bot.workspace_id) == ("t", "b", None, "ws")
-    result = lm.BulkResult(3, "req", None, lm.ValidationError("x", "bad"))
-    assert (result.index, result.request, result.ok) == (3, "req", False)
+    result = lm.BulkFailed(3, "req", lm.ValidationError("x", "bad"))
+    assert (result.index, result.request, result.ok, result.value) == (3, "req", False, None)

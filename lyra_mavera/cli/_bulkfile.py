@@ -47,7 +47,6 @@ def record_for(row: Row, result: lm.BulkResult[Any] | None = None, **extra: Any)
                 record[name] = str(getattr(value, name))
         return {**record, **extra, "row": row.fields}
     error = result.error
-    assert error is not None
     may_exist = isinstance(error, lm.AmbiguousCreateError)
     message = advise(str(error), bulk=True)
     return failure(record, row, message, type(error).__name__, may_exist=may_exist, **extra)

@@ -232,9 +232,7 @@ async def settle_interrupted(
         elif created < since:
             problem = f"was made {since - created:.0f} s before this row was first sent"
         else:
-            state.write(
-                record_for(row, lm.BulkResult(row.index, row.request, value=meeting), adopted=True)
-            )
+            state.write(record_for(row, lm.BulkOk(row.index, row.request, meeting), adopted=True))
             owned[meeting.id] = f"line {row.line}"
             adopted += 1
             continue

@@ -136,6 +136,8 @@ class RedisRateLimiter:
         await self._settle(keys=[self._window_key], args=[token, int(self.window * 1000)])
 
     async def observe(self, response: Response) -> None:
+        """Learn from an answer: a lower ``X-RateLimit-Limit`` lowers ``rpm``, and a 429
+        pauses every worker on this key for its ``Retry-After``."""
         info = RateLimitInfo.from_headers(response.headers)
         if info is not None and info.limit is not None and 0 < info.limit < self.rpm:
             self.rpm = info.limit

@@ -57,9 +57,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
-from arq.connections import ArqRedis
-from arq.worker import Retry
-from redis.exceptions import RedisError
+
+try:
+    from arq.connections import ArqRedis
+    from arq.worker import Retry
+    from redis.exceptions import RedisError
+except ImportError as exc:
+    raise ImportError(
+        "lyra_mavera.contrib.arq needs arq, which the SDK does not install by itself: "
+        "pip install 'lyra-mavera[arq]' (from a checkout: pip install '.[arq]')",
+        name=exc.name,
+    ) from exc
 
 from .. import _clock
 from .._convert import converter

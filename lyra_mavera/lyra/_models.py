@@ -35,6 +35,7 @@ class Meeting:
 
     @property
     def has_password(self) -> bool:
+        """Whether joining the meeting needs a password (``password`` is not empty)."""
         return bool(self.password)
 
 

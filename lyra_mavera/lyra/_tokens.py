@@ -123,9 +123,12 @@ class OAuthToken:
     expires_at: float | None = None
 
     def expires_within(self, seconds: float, now: float) -> bool:
+        """Whether the access token expires ``seconds`` or less after ``now`` (Unix
+        time); never for a token without an expiry."""
         return self.expires_at is not None and self.expires_at - seconds <= now
 
     def to_dict(self) -> dict[str, Any]:
+        """The token as a JSON-ready dict, for storage; :meth:`from_dict` reads it back."""
         return {
             "access_token": self.access_token,
             "refresh_token": self.refresh_token,

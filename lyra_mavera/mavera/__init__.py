@@ -23,6 +23,7 @@ from ._models import (
     Participant,
     Task,
     TranscriptSummary,
+    UnknownStatus,
 )
 from ._pages import Page
 from ._results import Analysis, Evidence, FieldValue, SchemaResult, Segment, Transcript, Word
@@ -49,6 +50,7 @@ __all__ = [
     "Task",
     "Transcript",
     "TranscriptSummary",
+    "UnknownStatus",
     "Usage",
     "UsageAPI",
     "Word",

@@ -11,6 +11,8 @@ __all__ = ["Usage", "Workspace", "WorkspaceMember"]
 
 @attrs.frozen
 class WorkspaceMember:
+    """A member of a workspace (``GET /workspaces/{id}``)."""
+
     user_id: str | None = None
     email: str | None = None
     role: str | None = None
@@ -21,6 +23,8 @@ class WorkspaceMember:
 
 @attrs.frozen
 class Workspace:
+    """A Mavera workspace (``GET /workspaces[/{id}]``); bots are created in one."""
+
     id: str
     object: str = "workspace"
     name: str | None = None

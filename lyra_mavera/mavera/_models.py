@@ -4,13 +4,19 @@ Only ``id`` and ``status`` (and the envelope's ``object``) are required; every o
 field is optional because Mavera's examples differ between endpoints (``platform`` is
 on create but not on get; ``meeting_url`` is an object on create and a string on get).
 Unknown fields are ignored and unknown enum values are kept as raw strings.
+
+A status is typed ``MeetingStatus | UnknownStatus``: a documented value is always the
+enum member (whether parsed or passed to a constructor as a plain string), anything
+else stays the raw ``str`` the server sent, which type checkers tell apart as
+:data:`UnknownStatus`. So ``match meeting.status:`` over the members, then ``case _:``
+(or ``case str():``) for a status this SDK does not know yet, is checked exhaustively.
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, NewType
 
 import attrs
 
@@ -29,6 +35,8 @@ __all__ = [
     "Participant",
     "Task",
     "TranscriptSummary",
+    "UnknownStatus",
+    "parse_status",
 ]
 
 
@@ -47,6 +55,22 @@ class MeetingStatus(enum.StrEnum):
     RECORDING_PERMISSION_DENIED = "recording_permission_denied"
     MEDIA_EXPIRED = "media_expired"
     CANCELLED = "cancelled"
+
+
+UnknownStatus = NewType("UnknownStatus", str)
+UnknownStatus.__doc__ = """A bot status this SDK does not know (none of
+:class:`MeetingStatus`): at run time the raw ``str`` the server sent; for type checkers
+a distinct kind of ``str``, so ``MeetingStatus | UnknownStatus`` keeps the members
+visible instead of collapsing to ``str``."""
+
+_MEMBERS: dict[str, MeetingStatus] = {member.value: member for member in MeetingStatus}
+
+
+def parse_status(value: str) -> MeetingStatus | UnknownStatus:
+    """The :class:`MeetingStatus` member for a documented status, else ``value`` itself
+    (an :data:`UnknownStatus`)."""
+    member = _MEMBERS.get(value)
+    return member if member is not None else UnknownStatus(value)
 
 
 #: Statuses after which a bot never changes again (``media_expired`` follows ``done``).
@@ -72,6 +96,8 @@ class MeetingUrl:
 
 @attrs.frozen
 class Participant:
+    """Someone who attended the meeting, as the bot saw them."""
+
     name: str | None = None
     email: str | None = None
     role: str | None = None
@@ -100,6 +126,9 @@ class AnalysisInfo:
 
 @attrs.frozen
 class Task:
+    """An action item the analysis found in the meeting (``owner``, ``due_date``, and the
+    ``evidence_spans`` of the transcript it comes from)."""
+
     id: str | None = None
     content: str | None = None
     owner: str | None = None
@@ -115,6 +144,8 @@ class Task:
 
 @attrs.frozen
 class Decision:
+    """A decision the analysis found in the meeting, with who owns it and by when."""
+
     id: str | None = None
     statement: str | None = None
     owner: str | None = None
@@ -129,7 +160,7 @@ class Meeting:
     """A Mavera meeting and its notetaker bot (``POST /meetings``, ``GET /meetings/{id}``)."""
 
     id: str
-    status: MeetingStatus | str
+    status: MeetingStatus | UnknownStatus = attrs.field(converter=parse_status)
     object: str = "meeting"
     title: str | None = None
     meeting_url: str | MeetingUrl | None = None
@@ -167,7 +198,7 @@ class Cancellation:
     """The answer to ``POST /meetings/{id}/cancel``."""
 
     id: str
-    status: MeetingStatus | str
+    status: MeetingStatus | UnknownStatus = attrs.field(converter=parse_status)
     object: str = "meeting"
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None

@@ -14,6 +14,8 @@ __all__ = ["Analysis", "Evidence", "FieldValue", "SchemaResult", "Segment", "Tra
 
 @attrs.frozen
 class Word:
+    """One word of a transcript segment, with its start and end in seconds."""
+
     word: str
     start: float | None = None
     end: float | None = None
@@ -21,6 +23,9 @@ class Word:
 
 @attrs.frozen
 class Segment:
+    """One stretch of speech in a transcript: its text, start and end in seconds from
+    the start of the recording, and who spoke."""
+
     text: str
     start: float | None = None
     end: float | None = None
@@ -67,11 +72,15 @@ class Analysis:
     updated_at: datetime | None = None
 
     def __getitem__(self, key: str) -> Any:
+        """``analysis["key"]``: a key of the body as sent."""
         return self.data[key]
 
 
 @attrs.frozen
 class FieldValue:
+    """One field a schema run extracted: its value, the quote it rests on, and how sure
+    and how good it is."""
+
     field_name: str
     field_label: str | None = None
     field_type: str | None = None
@@ -85,6 +94,8 @@ class FieldValue:
 
 @attrs.frozen
 class Evidence:
+    """A stretch of the transcript that supports a schema run's field."""
+
     field_name: str | None = None
     text: str | None = None
     speaker: str | None = None

@@ -15,6 +15,11 @@ every retry, rate-limit and polling wait still passes -- on paper -- so pacing, 
 periods and deadlines keep their meaning while a test suite never really sleeps.
 ``use_clock(fake.clock)`` makes the SDK wait on the fake server's own clock instead,
 so ``fake.clock.advance(...)`` moves bots and waits together.
+
+With pytest, the SDK's ``pytest11`` entry point (``_pytest_plugin``) adds the fixtures
+``lyra_mavera_fake``, ``lyra_mavera_session`` and ``lyra_mavera_clock``.
+
+May import anything in the package but ``cli/`` and ``contrib/``.
 """
 
 from .._clock import Clock, VirtualClock, get_clock, is_testing, set_testing, use_clock

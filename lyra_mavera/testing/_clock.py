@@ -49,6 +49,7 @@ class FakeClock:
         return self._origin_wall + elapsed + self._offset
 
     def now_datetime(self) -> datetime:
+        """Fake time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.now(), UTC)
 
     # -- the SDK's clock protocol ---------------------------------------------------

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ._bots import Bot, BotScript, BotStore
 from ._clock import FakeClock
-from ._records import KeyInfo
+from ._records import KeyInfo, RecordedRequest
 from ._wire import mavera_error
 
 __all__ = ["FAKE", "Fake", "bot_or_404", "key", "server_of", "stale"]
@@ -39,6 +39,7 @@ class Fake(Protocol):
     oauth_rotate_refresh_tokens: bool
     oauth_send_refresh_token: bool
     oauth_token_ttl: float
+    requests: list[RecordedRequest]
 
     def add_key(
         self,
@@ -53,8 +54,6 @@ class Fake(Protocol):
     def remember_secret(self, value: str) -> str: ...
     def key_info(self, key: str) -> KeyInfo: ...
     def script_for(self, meeting_url: str) -> BotScript: ...
-    def workspace_json(self, ws_id: str, *, members: bool) -> dict[str, Any]: ...
-    def usage_json(self, key: str) -> dict[str, Any]: ...
 
 
 FAKE: web.AppKey[Fake] = web.AppKey("lyra_mavera.fake")

@@ -47,6 +47,7 @@ class Fault:
     times: int | None = None
 
     def matches(self, provider: str, route: str) -> bool:
+        """Whether this fault applies to a request for ``provider`` on ``route``."""
         return (self.provider is None or self.provider == provider) and self.route in ("*", route)
 
 

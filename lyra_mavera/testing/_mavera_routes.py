@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import _current as current
 from . import _mavera_results
+from ._account_json import usage_json, workspace_json
 from ._bots import Bot
 from ._current import bot_or_404, server_of
 from ._wire import iso, json_response, mavera_error, parse_iso, read_json_object, supported_link
@@ -261,7 +262,7 @@ async def list_workspaces(request: web.Request) -> web.Response:
         return mavera_error(
             400, "invalid_field", "limit must be an integer from 1 to 100", param="limit"
         )
-    items = [server.workspace_json(ws_id, members=members) for ws_id in server.workspaces]
+    items = [workspace_json(server, ws_id, members=members) for ws_id in server.workspaces]
     return json_response({"object": "list", "data": items, "has_more": False, "next_cursor": None})
 
 
@@ -270,12 +271,12 @@ async def get_workspace(request: web.Request) -> web.Response:
     ws_id = request.match_info["id"]
     if ws_id not in server.workspaces:
         return mavera_error(404, "resource_not_found", "Workspace not found", param="id")
-    return json_response(server.workspace_json(ws_id, members=True))
+    return json_response(workspace_json(server, ws_id, members=True))
 
 
 async def usage(request: web.Request) -> web.Response:
     server = server_of(request)
-    return json_response(server.usage_json(current.key.get()))
+    return json_response(usage_json(server, current.key.get()))
 
 
 def add_routes(app: web.Application, prefix: str) -> None:

@@ -42,10 +42,12 @@ class RecordedRequest:
 
     @property
     def key(self) -> str | None:
+        """The bearer key or token the request carried, if any."""
         auth = self.headers.get("Authorization", "")
         return auth[7:] if auth.startswith("Bearer ") else None
 
     def json(self) -> Any:
+        """The body parsed as JSON (``None`` for an empty body)."""
         import json
 
         return json.loads(self.body) if self.body else None

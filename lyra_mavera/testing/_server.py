@@ -17,7 +17,6 @@ from .._session import AsyncSession
 from ..lyra._oauth_client import OAuthClient
 from . import _current as current
 from . import _lyra_routes, _mavera_routes, _oauth_routes
-from ._accounts import usage_json, workspace_json
 from ._bots import BotScript, BotStore
 from ._clock import FakeClock
 from ._current import FAKE, Fake
@@ -128,6 +127,7 @@ class FakeServer:
         self.port = self._runner.addresses[0][1]
 
     async def close(self) -> None:
+        """Stop serving (idempotent); ``async with`` calls it."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -146,24 +146,29 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``, the root both fake APIs live under."""
         if not self.port:
             raise RuntimeError("FakeServer is not started: use 'async with FakeServer() as fake'")
         return f"http://{self._host}:{self.port}"
 
     @property
     def lyra_base_url(self) -> str:
+        """The fake Lyra API's base URL, for ``AsyncSession(lyra_base_url=...)``."""
         return self.base_url + LYRA_PREFIX
 
     @property
     def mavera_base_url(self) -> str:
+        """The fake Mavera API's base URL, for ``AsyncSession(mavera_base_url=...)``."""
         return self.base_url + MAVERA_PREFIX
 
     @property
     def lyra_oauth_authorize_url(self) -> str:
+        """The fake Lyra OAuth authorization endpoint (``OAuthClient(authorize_url=...)``)."""
         return self.base_url + "/lyra/oauth/authorize"
 
     @property
     def lyra_oauth_token_url(self) -> str:
+        """The fake Lyra OAuth token endpoint (``OAuthClient(token_url=...)``)."""
         return self.base_url + "/lyra/api/oauth/token"
 
     def oauth_client(self, **kwargs: Any) -> OAuthClient:
@@ -187,6 +192,7 @@ class FakeServer:
         self._keys[access_token].expires_at = self.clock.now()
 
     def revoke_refresh_token(self, refresh_token: str) -> None:
+        """Make a refresh token unusable: refreshing with it answers ``invalid_grant``."""
         self.oauth_revoked.add(refresh_token)
 
     def session(self, **kwargs: Any) -> AsyncSession:
@@ -238,9 +244,11 @@ class FakeServer:
         return self.remember_secret(key)
 
     def revoke_key(self, key: str) -> None:
+        """Make a key unusable: requests with it answer 401."""
         self._keys[key].revoked = True
 
     def key_info(self, key: str) -> KeyInfo:
+        """What the fake knows of a key: provider, rate limiter, user, revocation."""
         return self._keys[key]
 
     def script(
@@ -253,6 +261,7 @@ class FakeServer:
         return chosen
 
     def script_for(self, meeting_url: str) -> BotScript:
+        """The :class:`BotScript` bots sent to ``meeting_url`` follow."""
         return self._scripts.get(meeting_url, self._default_script)
 
     def inject(self, kind: FaultKind, rate: float = 1.0, **options: Any) -> Fault:
@@ -261,6 +270,7 @@ class FakeServer:
         return self.faults.add(Fault(kind, rate, **options))
 
     def clear_faults(self) -> None:
+        """Remove every injected fault."""
         self.faults.clear()
 
     def bots_for_link(self, meeting_url: str) -> int:
@@ -270,21 +280,6 @@ class FakeServer:
     def requests_to(self, method: str, route: str) -> list[RecordedRequest]:
         """The recorded requests for ``"POST", "/meetings"`` and the like."""
         return [r for r in self.requests if r.method == method and r.route == route]
-
-    # -- representations used by the routes -----------------------------------------
-
-    def workspace_json(self, ws_id: str, *, members: bool) -> dict[str, Any]:
-        """A workspace as Mavera shows it."""
-        return workspace_json(ws_id, self.workspaces[ws_id], members=members)
-
-    def usage_json(self, key: str) -> dict[str, Any]:
-        """``GET /usage`` for ``key``."""
-        info = self._keys[key]
-        return usage_json(
-            bots=sum(1 for b in self.bots if b.key == key),
-            rpm=info.limiter.rpm if info.limiter else None,
-            requests=sum(1 for r in self.requests if r.key == key),
-        )
 
     # -- the middleware every request goes through -----------------------------------
 

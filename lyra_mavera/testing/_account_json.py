@@ -1,14 +1,17 @@
-"""What the fake shows of accounts: workspaces and usage."""
+"""What the fake's Mavera account routes answer: workspaces and usage."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._current import Fake
+
 __all__ = ["usage_json", "workspace_json"]
 
 
-def workspace_json(ws_id: str, ws: dict[str, Any], *, members: bool) -> dict[str, Any]:
-    """A workspace as Mavera shows it."""
+def workspace_json(fake: Fake, ws_id: str, *, members: bool) -> dict[str, Any]:
+    """The body the fake answers for workspace ``ws_id`` (with its members or not)."""
+    ws = fake.workspaces[ws_id]
     data: dict[str, Any] = {
         "id": ws_id,
         "object": "workspace",
@@ -40,8 +43,12 @@ def workspace_json(ws_id: str, ws: dict[str, Any], *, members: bool) -> dict[str
     return data
 
 
-def usage_json(*, bots: int, rpm: int | None, requests: int) -> dict[str, Any]:
-    """``GET /usage`` for a key that sent ``bots`` bots and ``requests`` requests."""
+def usage_json(fake: Fake, key: str) -> dict[str, Any]:
+    """The body the fake answers to ``GET /usage`` for ``key``."""
+    info = fake.key_info(key)
+    bots = sum(1 for b in fake.bots if b.key == key)
+    rpm = info.limiter.rpm if info.limiter else None
+    requests = sum(1 for r in fake.requests if r.key == key)
     return {
         "object": "usage",
         "billing_period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
