@@ -1,7 +1,8 @@
 """``AsyncSession``: owns (or borrows) one aiohttp session and runs every call through
 one chain: build request -> middlewares (user agent, idempotency key, auth, rate limit,
-yours, logging) -> transport with a per-attempt timeout, inside a retry loop whose every
-decision is :func:`lyra_mavera._http.next_wait`.
+yours, logging) -> transport with a per-attempt timeout, inside a retry loop
+(:class:`~lyra_mavera._pipeline.Pipeline`) whose every decision is
+:func:`lyra_mavera._http.next_wait`.
 
 The session sits above the providers: it may import the core, ``lyra/`` and ``mavera/``;
 nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transport`).
@@ -9,35 +10,17 @@ nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transpo
 
 from __future__ import annotations
 
-import json
-import random
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
-import attrs
 
-from . import _clock
 from ._config import DEFAULT_MAX_RESPONSE_BYTES, SessionConfig
 from ._convert import structure
-from ._errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ConfigurationError,
-    LyraMaveraError,
-    ValidationError,
-)
-from ._http import (
-    Middleware,
-    Request,
-    Response,
-    build_request,
-    error_from_response,
-    next_wait,
-    past_deadline,
-)
+from ._errors import ConfigurationError
+from ._http import Middleware, Response
 from ._keyring import KeyRing
 from ._middleware import (
     BearerAuth,
@@ -47,6 +30,7 @@ from ._middleware import (
     user_agent_middleware,
 )
 from ._options import CallOptions
+from ._pipeline import Pipeline, Send, SessionStats
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._view import SessionView
@@ -58,19 +42,6 @@ from .mavera._client import Mavera
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AsyncSession", "BearerAuth", "SessionStats"]
 
 T = TypeVar("T")
-#: One encoder: json.dumps with non-default arguments builds a new one on every call.
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-@attrs.define
-class SessionStats:
-    """What a session has done so far (attempts include retries)."""
-
-    attempts: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    status_errors: int = 0
-    connection_errors: int = 0
 
 
 class AsyncSession:
@@ -147,11 +118,17 @@ class AsyncSession:
             config.keys, oauth=lyra_oauth, rate_limit=rate_limit, window=rate_limit_window
         )
         self._wire = Wire.for_config(client_session, config)
-        self.stats = SessionStats()
         chain = (user_agent_middleware, idempotency_key_middleware, self._keyring.sign)
-        self._chain = build_chain(
-            (*chain, self._keyring.pace, *middlewares, logging_middleware), self._wire.send
+        pipeline = Pipeline(
+            config,
+            self._wire,
+            build_chain(
+                (*chain, self._keyring.pace, *middlewares, logging_middleware), self._wire.send
+            ),
         )
+        self.stats: SessionStats = pipeline.stats
+        #: Sends one logical call with explicit options (views call it too).
+        self._send: Send = pipeline.send
         self._lyra: Lyra | None = None
         self._mavera: Mavera | None = None
         self._closed = False
@@ -338,72 +315,3 @@ class AsyncSession:
             self._config.options, provider, method, path, json_body, params, context
         )
         return structure(response.json(), model, provider=provider)
-
-    async def _send(
-        self,
-        options: CallOptions,
-        provider: str,
-        method: str,
-        path: str,
-        json_body: Any,
-        params: Mapping[str, str] | None,
-        context: dict[str, Any] | None,
-    ) -> Response:
-        """The retry loop: one attempt after another until one succeeds or
-        :func:`next_wait` says to stop; every wait on the SDK's clock."""
-        if provider not in self._config.base_urls:
-            raise ValidationError("provider", f"must be 'lyra' or 'mavera', got {provider!r}")
-        self._wire.client()  # fail fast on a closed session
-        first = build_request(
-            options, self._config.base_urls[provider], provider, method, path, json_body, params
-        )
-        if context is not None:
-            first.context = context
-        policy = options.retry
-        first_at = _clock.monotonic()
-        deadline = None if options.deadline is None else first_at + options.deadline
-        for attempt in range(1, policy.attempts + 1):
-            left = None if deadline is None else deadline - _clock.monotonic()
-            if left is not None and left <= 0:
-                raise APITimeoutError(
-                    f"{provider}: the call's deadline of {options.deadline:g}s passed before "
-                    f"attempt {attempt} of {method} {path}; the request was not sent",
-                    provider=provider,
-                    sent=False,
-                )
-            request = attrs.evolve(
-                first,
-                attempt=attempt,
-                headers=dict(first.headers),
-                timeout=first.timeout if left is None else min(first.timeout, left),
-                max_wait=first.max_wait if left is None else min(first.max_wait, left),
-            )
-            outcome = await self._attempt(request)
-            if isinstance(outcome, Response):
-                return outcome
-            error = outcome
-            wait = next_wait(policy, request, error, rand=random.random())
-            if wait is None:
-                raise error
-            if deadline is not None and not wait < deadline - _clock.monotonic():
-                raise past_deadline(request, error, wait, deadline - first_at) from error
-            await _clock.sleep(wait)
-        raise AssertionError("unreachable: next_wait stops at the last attempt")
-
-    async def _attempt(self, request: Request) -> Response | LyraMaveraError:
-        """One trip through the chain: the 2xx response, or the error it amounts to."""
-        stats = self.stats
-        stats.attempts += 1
-        stats.retries += request.attempt > 1
-        try:
-            response = await self._chain(request)
-        except APIConnectionError as exc:
-            stats.connection_errors += 1
-            return exc
-        if response.ok:
-            return response
-        stats.status_errors += 1
-        stats.rate_limited += response.status == 429
-        return error_from_response(
-            request.provider, response.status, response.headers, response.body
-        )

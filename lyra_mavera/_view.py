@@ -1,7 +1,7 @@
 """``s.with_options(...)``: a session with other per-call options for some calls.
 
-May import the core (``_http``, ``_options``, ``_retry``, ``_convert``), ``lyra/`` and
-``mavera/``; it reaches the session only through :class:`Sender`.
+May import the core (``_http``, ``_options``, ``_pipeline``, ``_retry``, ``_convert``),
+``lyra/`` and ``mavera/``; it reaches the session only through :class:`Sender`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 from ._convert import structure
 from ._http import Response
 from ._options import CallOptions
+from ._pipeline import Send
 from ._retry import RetryPolicy
 from .lyra._client import Lyra
 from .mavera._client import Mavera
@@ -24,16 +25,7 @@ T = TypeVar("T")
 class Sender(Protocol):
     """The session's send path with explicit options."""
 
-    async def _send(
-        self,
-        options: CallOptions,
-        provider: str,
-        method: str,
-        path: str,
-        json_body: Any,
-        params: Mapping[str, str] | None,
-        context: dict[str, Any] | None,
-    ) -> Response: ...
+    _send: Send
 
 
 class SessionView:
