@@ -30,6 +30,7 @@ from ._errors import (
 from ._headers import RateLimitInfo
 from ._http import Handler, Middleware, Request, Response
 from ._ratelimit import RateLimiter
+from ._responses import ResponseInfo, response_of
 from ._retry import RetryPolicy
 from ._session import AsyncSession, SessionStats
 from ._version import __version__
@@ -63,6 +64,7 @@ __all__ = [
     "ReauthorizationRequired",
     "Request",
     "Response",
+    "ResponseInfo",
     "ResponseValidationError",
     "RetryPolicy",
     "ServerError",
@@ -72,4 +74,5 @@ __all__ = [
     "__version__",
     "lyra",
     "mavera",
+    "response_of",
 ]

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ._config import DEFAULT_MAX_RESPONSE_BYTES, SessionConfig
-from ._convert import structure
 from ._errors import ConfigurationError
 from ._http import Middleware, Response
 from ._keyring import KeyRing
@@ -32,6 +31,7 @@ from ._middleware import (
 from ._options import CallOptions
 from ._pipeline import Pipeline, Send, SessionStats
 from ._ratelimit import RateLimiter
+from ._responses import read_model
 from ._retry import RetryPolicy
 from ._view import SessionView
 from ._wire import Wire
@@ -314,4 +314,4 @@ class AsyncSession:
         response = await self._send(
             self._config.options, provider, method, path, json_body, params, context
         )
-        return structure(response.json(), model, provider=provider)
+        return read_model(response, model)

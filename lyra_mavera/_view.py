@@ -1,6 +1,6 @@
 """``s.with_options(...)``: a session with other per-call options for some calls.
 
-May import the core (``_http``, ``_options``, ``_pipeline``, ``_retry``, ``_convert``),
+May import the core (``_http``, ``_options``, ``_pipeline``, ``_responses``, ``_retry``),
 ``lyra/`` and ``mavera/``; it reaches the session only through :class:`Sender`.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-from ._convert import structure
 from ._http import Response
 from ._options import CallOptions
 from ._pipeline import Send
+from ._responses import read_model
 from ._retry import RetryPolicy
 from .lyra._client import Lyra
 from .mavera._client import Mavera
@@ -103,7 +103,7 @@ class SessionView:
         response = await self.request(
             provider, method, path, json_body=json_body, params=params, context=context
         )
-        return structure(response.json(), model, provider=provider)
+        return read_model(response, model)
 
     def __repr__(self) -> str:
         return f"<SessionView of {self._session!r} with {self._options!r}>"
