@@ -10,6 +10,7 @@ notetaker-bot API.
 
 from . import lyra, mavera
 from ._bulk import AmbiguousCreateError, BulkResult
+from ._data import from_dict, to_dict, to_json
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -72,7 +73,10 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "__version__",
+    "from_dict",
     "lyra",
     "mavera",
     "response_of",
+    "to_dict",
+    "to_json",
 ]
