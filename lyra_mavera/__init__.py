@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._headers import RateLimitInfo
 from ._http import Handler, Middleware, Request, Response
+from ._logenv import configure_from_env as _configure_from_env
 from ._ratelimit import RateLimiter
 from ._responses import ResponseInfo, response_of
 from ._retry import RetryPolicy
@@ -38,6 +39,8 @@ from ._version import __version__
 from .lyra._tokens import OAuthError, ReauthorizationRequired
 from .mavera._errors import BotFailedError, WaitTimeoutError
 from .mavera._poll import PollPolicy
+
+_configure_from_env()  # LYRA_MAVERA_LOG=debug|info: logging without code
 
 __all__ = [
     "APIConnectionError",

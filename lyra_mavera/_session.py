@@ -26,7 +26,7 @@ from ._middleware import (
     build_chain,
     idempotency_key_middleware,
     logging_middleware,
-    user_agent_middleware,
+    user_agent,
 )
 from ._options import CallOptions
 from ._pipeline import Pipeline, Send, SessionStats
@@ -63,6 +63,13 @@ class AsyncSession:
     (a :class:`lyra.OAuth`) signs Lyra calls with a user's OAuth token instead of a key.
     TLS certificates are always verified unless ``verify_tls=False`` is passed (which
     warns).
+
+    ``default_headers`` go with every request (the SDK's own ``Authorization`` and
+    ``Content-Type`` cannot be replaced); ``app=("name", "version")`` adds your
+    application to the User-Agent. Requests go through ``proxy`` (``http://`` or
+    ``https://``, ``user:password@`` allowed, never shown) when given; otherwise, with
+    ``trust_env`` (the default), through the proxy ``HTTPS_PROXY`` / ``HTTP_PROXY``
+    names unless ``NO_PROXY`` covers the host, read when the session is created.
     """
 
     def __init__(
@@ -83,6 +90,10 @@ class AsyncSession:
         verify_tls: bool = True,
         lyra_oauth: OAuth | None = None,
         deadline: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        app: tuple[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
         if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
@@ -98,13 +109,20 @@ class AsyncSession:
             mavera_base_url=mavera_base_url,
             lyra_by_oauth=lyra_oauth is not None,
             options=CallOptions(
-                retry=RetryPolicy() if retry is None else retry, timeout=timeout, deadline=deadline
+                retry=RetryPolicy() if retry is None else retry,
+                timeout=timeout,
+                deadline=deadline,
+                headers=default_headers,
             ),
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
             rate_limit=rate_limit,
             rate_limit_window=rate_limit_window,
             verify_tls=verify_tls,
+            app=app,
+            proxy=proxy,
+            # A borrowed aiohttp session keeps its own proxy settings (its trust_env).
+            trust_env=trust_env and client_session is None,
         )
         if not config.verify_tls:
             # Only this explicit argument turns verification off, and it says so.
@@ -118,20 +136,23 @@ class AsyncSession:
             config.keys, oauth=lyra_oauth, rate_limit=rate_limit, window=rate_limit_window
         )
         self._wire = Wire.for_config(client_session, config)
-        chain = (user_agent_middleware, idempotency_key_middleware, self._keyring.sign)
+        self._assemble(middlewares)
+        self._lyra: Lyra | None = None
+        self._mavera: Mavera | None = None
+        self._closed = False
+
+    def _assemble(self, middlewares: Sequence[Middleware]) -> None:
+        """Build the chain every attempt runs through and the pipeline around it."""
+        keyring = self._keyring
+        chain = (user_agent(self._config.app), idempotency_key_middleware, keyring.sign)
         pipeline = Pipeline(
-            config,
+            self._config,
             self._wire,
-            build_chain(
-                (*chain, self._keyring.pace, *middlewares, logging_middleware), self._wire.send
-            ),
+            build_chain((*chain, keyring.pace, *middlewares, logging_middleware), self._wire.send),
         )
         self.stats: SessionStats = pipeline.stats
         #: Sends one logical call with explicit options (views call it too).
         self._send: Send = pipeline.send
-        self._lyra: Lyra | None = None
-        self._mavera: Mavera | None = None
-        self._closed = False
 
     # -- configuration -------------------------------------------------------------
 
@@ -240,7 +261,9 @@ class AsyncSession:
             keys += f", lyra_oauth={self._lyra_oauth!r}"
         state = "closed" if self._closed else "open"
         urls = " ".join(f"{name}={url}" for name, url in self._config.base_urls.items())
-        return f"<AsyncSession {state} {keys} {urls}>"
+        proxies = {str(p.shown) for p in self._config.proxies.values() if p is not None}
+        via = "".join(f" proxy={shown}" for shown in sorted(proxies))
+        return f"<AsyncSession {state} {keys} {urls}{via}>"
 
     def _client(self) -> aiohttp.ClientSession:
         return self._wire.client()
