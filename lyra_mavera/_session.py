@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -39,9 +39,34 @@ from .lyra._client import Lyra
 from .lyra._oauth import OAuth
 from .mavera._client import Mavera
 
+if TYPE_CHECKING:
+    from ._otel import Tracing
+
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AsyncSession", "BearerAuth", "SessionStats"]
 
 T = TypeVar("T")
+P = TypeVar("P")
+
+
+class TracerProvider(Protocol):
+    """An OpenTelemetry tracer provider (``opentelemetry.sdk.trace.TracerProvider``)."""
+
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def _tracing(source: object) -> Tracing | None:
+    """The session's tracing: ``None`` when off (nothing of OpenTelemetry is imported)."""
+    if source is False:
+        return None
+    if source is not True and not callable(getattr(source, "get_tracer", None)):
+        raise ConfigurationError("tracing must be True, False or an OpenTelemetry TracerProvider")
+    try:
+        from ._otel import Tracing
+    except ImportError:
+        raise ConfigurationError(
+            "tracing needs OpenTelemetry: pip install 'lyra-mavera[otel]'"
+        ) from None
+    return Tracing(source)
 
 
 class AsyncSession:
@@ -70,6 +95,8 @@ class AsyncSession:
     ``https://``, ``user:password@`` allowed, never shown) when given; otherwise, with
     ``trust_env`` (the default), through the proxy ``HTTPS_PROXY`` / ``HTTP_PROXY``
     names unless ``NO_PROXY`` covers the host, read when the session is created.
+    ``tracing=True`` (or a tracer provider) traces every call with OpenTelemetry (the
+    ``otel`` extra); off, nothing of OpenTelemetry is imported.
     """
 
     def __init__(
@@ -94,6 +121,7 @@ class AsyncSession:
         app: tuple[str, str] | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
         if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
@@ -136,6 +164,7 @@ class AsyncSession:
             config.keys, oauth=lyra_oauth, rate_limit=rate_limit, window=rate_limit_window
         )
         self._wire = Wire.for_config(client_session, config)
+        self._tracing = _tracing(tracing)
         self._assemble(middlewares)
         self._lyra: Lyra | None = None
         self._mavera: Mavera | None = None
@@ -143,16 +172,23 @@ class AsyncSession:
 
     def _assemble(self, middlewares: Sequence[Middleware]) -> None:
         """Build the chain every attempt runs through and the pipeline around it."""
-        keyring = self._keyring
+        keyring, tracing = self._keyring, self._tracing
         chain = (user_agent(self._config.app), idempotency_key_middleware, keyring.sign)
-        pipeline = Pipeline(
-            self._config,
-            self._wire,
-            build_chain((*chain, keyring.pace, *middlewares, logging_middleware), self._wire.send),
-        )
+        if tracing is None:
+            pieces = (*chain, keyring.pace, *middlewares, logging_middleware)
+        else:
+            limited = (tracing.limiter_in, keyring.pace, tracing.limiter_out)
+            pieces = (tracing.attempt, *chain, *limited, *middlewares, logging_middleware)
+        pipeline = Pipeline(self._config, self._wire, build_chain(pieces, self._wire.send))
         self.stats: SessionStats = pipeline.stats
         #: Sends one logical call with explicit options (views call it too).
-        self._send: Send = pipeline.send
+        self._send: Send = pipeline.send if tracing is None else tracing.wrap_send(pipeline.send)
+
+    def _instrument(self, provider: P, name: str) -> P:
+        """``provider`` with spans around its helpers when tracing is on."""
+        if self._tracing is not None:
+            self._tracing.instrument(provider, name)
+        return provider
 
     # -- configuration -------------------------------------------------------------
 
@@ -189,14 +225,14 @@ class AsyncSession:
     def lyra(self) -> Lyra:
         """The Lyra API (``auth``, ``meetings``)."""
         if self._lyra is None:
-            self._lyra = Lyra(self)
+            self._lyra = self._instrument(Lyra(self), "lyra")
         return self._lyra
 
     @property
     def mavera(self) -> Mavera:
         """The Mavera API (``meetings``, ``workspaces``, ``usage``)."""
         if self._mavera is None:
-            self._mavera = Mavera(self)
+            self._mavera = self._instrument(Mavera(self), "mavera")
         return self._mavera
 
     def with_options(

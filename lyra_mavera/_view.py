@@ -20,12 +20,17 @@ from .mavera._client import Mavera
 __all__ = ["SessionView"]
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class Sender(Protocol):
     """The session's send path with explicit options."""
 
     _send: Send
+
+    def _instrument(self, provider: P, name: str) -> P:
+        """``provider`` as the session sets providers up (spans when tracing is on)."""
+        ...
 
 
 class SessionView:
@@ -49,14 +54,14 @@ class SessionView:
     def lyra(self) -> Lyra:
         """The Lyra API, with this view's options."""
         if self._lyra is None:
-            self._lyra = Lyra(self)
+            self._lyra = self._session._instrument(Lyra(self), "lyra")
         return self._lyra
 
     @property
     def mavera(self) -> Mavera:
         """The Mavera API, with this view's options."""
         if self._mavera is None:
-            self._mavera = Mavera(self)
+            self._mavera = self._session._instrument(Mavera(self), "mavera")
         return self._mavera
 
     def with_options(
