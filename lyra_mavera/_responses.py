@@ -6,14 +6,17 @@ response it was read from, in a table keyed by the object's *identity* (never by
 equality: two calls that return equal meetings keep their own responses) that holds
 the object only weakly: an entry leaves the table when its model is garbage-collected.
 
-The table keeps a small info object per live model, never the response body or the
-request (whose headers carry the API key).
+The table keeps a few facts per live model (a tuple: status, the response headers,
+ids, attempts, timing), never the response body or the request (whose headers carry
+the API key); the :class:`ResponseInfo` is built from them when first asked for. A call
+pays for one weak reference and one tuple.
 
 May import the core's ``_convert``, ``_headers`` and ``_http`` only.
 """
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -21,10 +24,10 @@ from typing import Any, TypeVar
 import attrs
 
 from ._convert import structure
-from ._headers import RateLimitInfo
+from ._headers import RateLimitInfo, request_id_of
 from ._http import Response
 
-__all__ = ["ResponseInfo", "read_model", "remember", "response_of"]
+__all__ = ["ResponseInfo", "read_model", "remember_like", "response_of"]
 
 T = TypeVar("T")
 
@@ -82,40 +85,30 @@ class ResponseInfo:
         )
 
 
-class _Entry(weakref.ref[Any]):
-    """A weak reference to a model that carries its table key and its info."""
-
-    __slots__ = ("info", "key")
-    key: int
-    info: ResponseInfo
-
-    def __new__(cls, obj: Any, key: int, info: ResponseInfo) -> _Entry:
-        self = super().__new__(cls, obj, _forget)
-        self.key = key
-        self.info = info
-        return self
-
-    def __init__(self, obj: Any, key: int, info: ResponseInfo) -> None:
-        # ref.__init__ must see (obj, callback) only; typeshed does not declare it.
-        super().__init__(obj, _forget)  # type: ignore[call-arg]
+#: ``id(model)`` -> ``(weak reference to it, what its info is made of)``: the info's
+#: fields as a plain tuple (building the info itself waits until someone asks), or the
+#: info once built. Keyed by identity; an entry goes when its model does.
+_TABLE: dict[int, tuple[weakref.ref[Any], Any]] = {}
 
 
-#: ``id(model)`` -> its entry. Keyed by identity; entries go when their model does.
-_TABLE: dict[int, _Entry] = {}
-
-
-def _forget(entry: _Entry) -> None:
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
     # Only this entry: a new object may already have taken the id of the dead one.
-    if _TABLE.get(entry.key) is entry:
-        del _TABLE[entry.key]
+    entry = _TABLE.get(key)
+    if entry is not None and entry[0] is ref:
+        del _TABLE[key]
 
 
-def remember(model: object, info: ResponseInfo) -> None:
-    """Record that ``model`` was read from the response ``info`` describes (objects
-    that cannot be weakly referenced, such as plain lists, are skipped)."""
-    if type(model).__weakrefoffset__:
+def _remember(model: object, facts: Any) -> None:
+    if type(model).__weakrefoffset__:  # plain lists and strings cannot be referred to weakly
         key = id(model)
-        _TABLE[key] = _Entry(model, key, info)
+        _TABLE[key] = (weakref.ref(model, functools.partial(_forget, key)), facts)
+
+
+def remember_like(model: object, source: object) -> None:
+    """Give ``model`` the response ``source`` was read from (a page's items)."""
+    entry = _TABLE.get(id(source))
+    if entry is not None and entry[0]() is source:
+        _remember(model, entry[1])
 
 
 def response_of(model: object) -> ResponseInfo | None:
@@ -130,14 +123,45 @@ def response_of(model: object) -> ResponseInfo | None:
     """
     if isinstance(model, Response):
         return ResponseInfo.of(model)
-    entry = _TABLE.get(id(model))
-    if entry is None or entry() is not model:
+    key = id(model)
+    entry = _TABLE.get(key)
+    if entry is None or entry[0]() is not model:
         return None
-    return entry.info
+    ref, facts = entry
+    if isinstance(facts, ResponseInfo):
+        return facts
+    provider, method, url, status, headers, client_request_id, attempts, elapsed = facts
+    info = ResponseInfo(
+        provider=provider,
+        method=method,
+        url=url,
+        status=status,
+        headers=headers,
+        request_id=request_id_of(headers),
+        client_request_id=client_request_id,
+        attempts=attempts,
+        elapsed=elapsed,
+    )
+    _TABLE[key] = (ref, info)  # the same info on every later call
+    return info
 
 
 def read_model(response: Response, model: type[T]) -> T:
-    """The response's JSON body read into ``model``, remembered with its info."""
-    value = structure(response.json(), model, provider=response.request.provider)
-    remember(value, ResponseInfo.of(response))
+    """The response's JSON body read into ``model``, remembered with its response.
+    (Per call: one weak reference and a tuple; the info is built when asked for.)"""
+    request = response.request
+    value = structure(response.json(), model, provider=request.provider)
+    if type(value).__weakrefoffset__:  # written out: this runs on every call
+        key = id(value)
+        facts = (
+            request.provider,
+            request.method,
+            request.url,
+            response.status,
+            response.headers,
+            request.request_id,
+            request.attempt,
+            response.elapsed,
+        )
+        _TABLE[key] = (weakref.ref(value, functools.partial(_forget, key)), facts)
     return value

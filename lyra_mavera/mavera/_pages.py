@@ -14,7 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 
 from .._errors import ResponseValidationError, ValidationError
-from .._responses import remember, response_of
+from .._responses import remember_like
 from .._transport import Transport
 
 __all__ = ["MAX_PAGE_SIZE", "Lister", "Page", "check_page_size", "paginate"]
@@ -82,10 +82,8 @@ async def paginate(
         if ids and ids == previous:
             raise _looping(path, "the same page twice")
         previous = ids
-        info = response_of(page)
         for item in page.data:
-            if info is not None:
-                remember(item, info)  # lm.response_of(item) is its page's response
+            remember_like(item, page)  # lm.response_of(item) is its page's response
             yield item
         if not page.has_more or not page.data:
             return
