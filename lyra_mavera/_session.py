@@ -54,6 +54,21 @@ class TracerProvider(Protocol):
     def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
+_UNVERIFIED = (
+    "AsyncSession(verify_tls=False): TLS certificates are not verified; API keys can be read "
+    "by anyone in the middle"
+)
+
+
+def _check_sources(lyra_oauth: object, lyra_api_key: object, client_session: object) -> None:
+    if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
+        raise ConfigurationError("lyra_oauth must be a lyra.OAuth")
+    if lyra_oauth is not None and lyra_api_key is not None:
+        raise ConfigurationError("pass lyra_api_key or lyra_oauth, not both")
+    if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
+        raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+
+
 def _tracing(source: object) -> Tracing | None:
     """The session's tracing: ``None`` when off (nothing of OpenTelemetry is imported)."""
     if source is False:
@@ -124,12 +139,7 @@ class AsyncSession:
         tracing: bool | TracerProvider = False,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
-        if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
-            raise ConfigurationError("lyra_oauth must be a lyra.OAuth")
-        if lyra_oauth is not None and lyra_api_key is not None:
-            raise ConfigurationError("pass lyra_api_key or lyra_oauth, not both")
-        if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
-            raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+        _check_sources(lyra_oauth, lyra_api_key, client_session)
         self._config = config = SessionConfig.resolve(
             lyra_api_key=lyra_api_key,
             mavera_api_key=mavera_api_key,
@@ -154,11 +164,7 @@ class AsyncSession:
         )
         if not config.verify_tls:
             # Only this explicit argument turns verification off, and it says so.
-            warnings.warn(
-                "AsyncSession(verify_tls=False): TLS certificates are not verified; API keys "
-                "can be read by anyone in the middle",
-                stacklevel=2,
-            )
+            warnings.warn(_UNVERIFIED, stacklevel=2)
         self._lyra_oauth = lyra_oauth
         self._keyring = KeyRing(
             config.keys, oauth=lyra_oauth, rate_limit=rate_limit, window=rate_limit_window
