@@ -25,6 +25,7 @@ session; never ``cli/``, ``testing/`` or ``contrib/``.
 
 from . import lyra, mavera
 from ._bulk import AmbiguousCreateError, BulkFailed, BulkOk, BulkResult
+from ._data import from_dict, to_dict, to_json
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -44,13 +45,17 @@ from ._errors import (
 )
 from ._headers import RateLimitInfo
 from ._http import Handler, Middleware, Request, Response
+from ._logenv import configure_from_env as _configure_from_env
 from ._ratelimit import RateLimiter
+from ._responses import ResponseInfo, response_of
 from ._retry import RetryPolicy
 from ._session import AsyncSession, SessionStats
 from ._version import __version__
 from .lyra._tokens import OAuthError, ReauthorizationRequired
 from .mavera._errors import BotFailedError, WaitTimeoutError
 from .mavera._poll import PollPolicy
+
+_configure_from_env()  # LYRA_MAVERA_LOG=debug|info: logging without code
 
 __all__ = [
     "APIConnectionError",
@@ -80,6 +85,7 @@ __all__ = [
     "ReauthorizationRequired",
     "Request",
     "Response",
+    "ResponseInfo",
     "ResponseValidationError",
     "RetryPolicy",
     "ServerError",
@@ -87,6 +93,10 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "__version__",
+    "from_dict",
     "lyra",
     "mavera",
+    "response_of",
+    "to_dict",
+    "to_json",
 ]

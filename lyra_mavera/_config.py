@@ -1,7 +1,7 @@
 """A session's configuration: keys and base URLs (where they come from, how they are
 checked, how they are hidden) and the frozen, validated :class:`SessionConfig`.
 
-May import ``_errors``, ``_options`` and ``_retry`` only.
+May import ``_errors``, ``_options``, ``_proxy`` and ``_retry`` only.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import attrs
 
 from ._errors import ConfigurationError
 from ._options import CallOptions
+from ._proxy import Proxy, parse_proxy, proxy_from_env
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -33,6 +34,9 @@ __all__ = [
 #: of a long meeting with word timestamps is a few MB; 32 MiB leaves ample room.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
+#: What ``app=`` name and version may be: an RFC 9110 token, so the User-Agent stays one
+#: header value with the parts it promises.
+_PRODUCT = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 _KNOWN_PREFIXES = ("lyra_oauth_", "lyra_", "mvra_live_", "mvra_test_", "mvra_")
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
@@ -152,6 +156,39 @@ def _window(_: object, __: attrs.Attribute[Any], value: object) -> None:
         raise ConfigurationError(f"rate_limit_window must be seconds > 0 or None, got {value!r}")
 
 
+def _pair(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _app(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not all(isinstance(part, str) and _PRODUCT.match(part) for part in value)
+    ):
+        raise ConfigurationError(
+            'app must be a (name, version) pair of short words, e.g. ("scheduler", "2.1"), '
+            "without spaces or slashes"
+        )
+
+
+def resolve_proxies(
+    base_urls: Mapping[str, str], proxy: str | None, *, trust_env: bool
+) -> dict[str, Proxy | None]:
+    """Per provider, the proxy its requests go through: ``proxy`` for all, else (with
+    ``trust_env``) what the environment names for its base URL."""
+    if proxy is not None:
+        explicit = parse_proxy(proxy)
+        return dict.fromkeys(base_urls, explicit)
+    if not isinstance(trust_env, bool):
+        raise ConfigurationError("trust_env must be True or False")
+    if not trust_env:
+        return dict.fromkeys(base_urls)
+    return {name: proxy_from_env(url) for name, url in base_urls.items()}
+
+
 @attrs.frozen(repr=False)
 class SessionConfig:
     """Everything an :class:`~lyra_mavera.AsyncSession` is set up with, checked once.
@@ -167,6 +204,10 @@ class SessionConfig:
     rate_limit: bool = attrs.field(default=True, validator=_flag)
     rate_limit_window: float | None = attrs.field(default=None, validator=_window)
     verify_tls: bool = attrs.field(default=True, validator=_flag)
+    #: Per provider, the proxy its requests go through (``None``: straight).
+    proxies: Mapping[str, Proxy | None] = attrs.field(factory=dict)
+    #: ``(name, version)`` of the application, for the User-Agent.
+    app: tuple[str, str] | None = attrs.field(default=None, converter=_pair, validator=_app)
 
     @classmethod
     def resolve(
@@ -177,18 +218,22 @@ class SessionConfig:
         lyra_base_url: str | None,
         mavera_base_url: str | None,
         lyra_by_oauth: bool,
+        proxy: str | None = None,
+        trust_env: bool = True,
         **settings: Any,
     ) -> SessionConfig:
         """Arguments first, then the environment, then the defaults."""
+        base_urls = {
+            LYRA.name: resolve_base_url(LYRA, lyra_base_url),
+            MAVERA.name: resolve_base_url(MAVERA, mavera_base_url),
+        }
         return cls(
             keys={
                 LYRA.name: None if lyra_by_oauth else resolve_key(LYRA, lyra_api_key),
                 MAVERA.name: resolve_key(MAVERA, mavera_api_key),
             },
-            base_urls={
-                LYRA.name: resolve_base_url(LYRA, lyra_base_url),
-                MAVERA.name: resolve_base_url(MAVERA, mavera_base_url),
-            },
+            base_urls=base_urls,
+            proxies=resolve_proxies(base_urls, proxy, trust_env=trust_env),
             **settings,
         )
 

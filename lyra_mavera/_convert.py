@@ -2,12 +2,16 @@
 
 Models declare their reading quirks as field metadata (:func:`json_field`); this
 module turns them into hooks, so no model module patches the converter. May import
-``_errors`` only.
+``_datetimes``, ``_errors`` and ``_fields`` only.
 
 Responses are read tolerantly where the providers are vague (unknown fields are
 ignored, unknown enum values are kept as raw strings, datetimes take ``Z`` or an
 offset and any fraction length) and strictly where a wrong value would mislead
 (a string is never silently made from ``null`` or a number, a bool is not an int).
+
+Unstructuring writes a model back as the JSON the provider sends (the JSON names,
+``rest`` keys at the top level, ``whole`` bodies as sent, enums as their values,
+date-times exactly), so reading that data again gives an equal model.
 """
 
 from __future__ import annotations
@@ -17,72 +21,32 @@ import json
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._datetimes import format_datetime, format_datetime_exact, parse_datetime
 from ._errors import ResponseValidationError
+from ._fields import JSON_NAME, NULL_AS, REST, WHOLE, json_field
 
 __all__ = [
+    "STRUCTURE_ERRORS",
     "converter",
     "format_datetime",
     "json_field",
     "loads",
     "make_converter",
     "parse_datetime",
+    "problems",
     "strict_converter",
     "structure",
 ]
 
 T = TypeVar("T")
-
-
-def parse_datetime(value: Any) -> datetime:
-    """An ISO 8601 string as an aware UTC datetime (naive values are taken as UTC)."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 date-time string, got {type(value).__name__}")
-    try:
-        # The common case, and the hot path of parsing a meeting (it has nine of them).
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return _parse_datetime_slowly(value)
-    tz = parsed.tzinfo
-    if tz is UTC:
-        return parsed
-    return parsed.replace(tzinfo=UTC) if tz is None else parsed.astimezone(UTC)
-
-
-def _parse_datetime_slowly(value: str) -> datetime:
-    text = value.strip()
-    # Python 3.11 keeps at most 6 fraction digits; trim longer fractions by hand.
-    dot = text.find(".")
-    if dot != -1:
-        end = dot + 1
-        while end < len(text) and text[end].isdigit():
-            end += 1
-        if end - dot - 1 > 6:
-            text = text[: dot + 7] + text[end:]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not an ISO 8601 date-time: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def format_datetime(value: datetime) -> str:
-    """An aware datetime as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC."""
-    u = value.astimezone(UTC)
-    # Not strftime: "%Y" does not zero-pad years before 1000 on every platform.
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond // 1000:03d}Z"
-    )
 
 
 def _strict_str(value: Any, _: Any) -> str:
@@ -207,41 +171,6 @@ def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
     return factory
 
 
-#: Field metadata the converter understands (see :func:`json_field`).
-JSON_NAME = "lyra_mavera.json"
-NULL_AS = "lyra_mavera.null_as"
-REST = "lyra_mavera.rest"
-WHOLE = "lyra_mavera.whole"
-
-
-def json_field(
-    *,
-    name: str | None = None,
-    null_as: Any = None,
-    rest: bool = False,
-    whole: bool = False,
-    **kwargs: Any,
-) -> Any:
-    """An ``attrs.field`` with reading rules for the converter, so model modules declare
-    their quirks and never configure the converter themselves:
-
-    - ``name``: the JSON key when it differs (``userId`` for ``user_id``);
-    - ``null_as``: the value to use when the key is missing or ``null``;
-    - ``rest``: this field receives every key no other field names;
-    - ``whole``: this field receives the whole JSON object as sent.
-    """
-    metadata = dict(kwargs.pop("metadata", {}))
-    if name is not None:
-        metadata[JSON_NAME] = name
-    if null_as is not None:
-        metadata[NULL_AS] = null_as
-    if rest:
-        metadata[REST] = True
-    if whole:
-        metadata[WHOLE] = True
-    return attrs.field(metadata=metadata, **kwargs)
-
-
 def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, Any], Any]]:
     def factory(cls: Any) -> Callable[[Any, Any], Any]:
         fields = attrs.fields(cls)
@@ -287,6 +216,54 @@ def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, 
     return factory
 
 
+def _attrs_unhook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any], Any]]:
+    """Write a model as the provider's JSON: the inverse of :func:`_attrs_hook`."""
+
+    def factory(cls: Any) -> Callable[[Any], Any]:
+        fields = attrs.fields(cls)
+        rest = next((f.name for f in fields if f.metadata.get(REST)), None)
+        whole = next((f.name for f in fields if f.metadata.get(WHOLE)), None)
+        kw: dict[str, Any] = {
+            f.name: override(rename=f.metadata[JSON_NAME])
+            for f in fields
+            if JSON_NAME in f.metadata
+        }
+        kw.update({name: override(omit=True) for name in (rest, whole) if name is not None})
+        base = make_dict_unstructure_fn(cls, conv, **kw)
+        if rest is None and whole is None:
+            return base
+        # A `whole` body is the answer as sent (the other fields were read from it): it
+        # wins, and only fields it does not explain (not at their default) are added.
+        defaults = {
+            f.metadata.get(JSON_NAME, f.name): conv.unstructure(_default(f))
+            for f in fields
+            if f.default is not attrs.NOTHING and f.name not in (rest, whole)
+        }
+
+        def hook(obj: Any) -> Any:
+            out = base(obj)
+            if rest is not None:
+                out = {**conv.unstructure(getattr(obj, rest)), **out}  # named fields win
+            if whole is not None:
+                kept = {k: v for k, v in out.items() if k not in defaults or v != defaults[k]}
+                out = {**kept, **conv.unstructure(getattr(obj, whole))}
+            return out
+
+        return hook
+
+    return factory
+
+
+def _default(field: attrs.Attribute[Any]) -> Any:
+    default = field.default
+    factory = getattr(default, "factory", None)  # an attrs.Factory
+    return factory() if callable(factory) else default
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
 def _is_str_or_model(tp: Any) -> bool:
     """``str | SomeAttrsModel`` (optionally ``| None``): a string stays a string, an object
     becomes the model (Mavera's ``meeting_url`` is either)."""
@@ -323,13 +300,18 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     conv.register_structure_hook(float, _strict_float)
     conv.register_structure_hook(bool, _strict_bool)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
-    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_unstructure_hook(datetime, format_datetime_exact)
+    for kind in (enum.Enum, enum.StrEnum):  # StrEnum: or `str` would pass the member on
+        conv.register_unstructure_hook(kind, lambda v: v.value)
+    # A union field is written by what it holds (an enum member, a model or a string).
+    conv.register_unstructure_hook_func(_is_union, conv.unstructure)
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
     conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], _str_or_dict)
     conv.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_hook)
     conv.register_structure_hook_factory(_is_str_or_model, _str_or_model_hook(conv))
     conv.register_structure_hook_factory(_is_sequence, _sequence_hook(conv))
     conv.register_structure_hook_factory(attrs.has, _attrs_hook(conv))
+    conv.register_unstructure_hook_factory(attrs.has, _attrs_unhook(conv))
     return conv
 
 
@@ -338,24 +320,48 @@ converter = make_converter()
 strict_converter = make_converter(strict=True)
 
 
+#: What a structure that does not fit can raise (cattrs' groups, or a hook's own error).
+STRUCTURE_ERRORS = (
+    ClassValidationError,
+    IterableValidationError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    RecursionError,
+)
+
+
+def _reason(exc: BaseException, tp: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    # Our hooks say what they expected and what came; cattrs' own text is the fallback.
+    return str(exc) or cattrs.v.format_exception(exc, tp)
+
+
+def problems(exc: BaseException) -> tuple[str, ...]:
+    """A structure that did not fit, as ``$.path: reason`` lines."""
+    if not isinstance(exc, ClassValidationError | IterableValidationError):
+        return (f"$: {exc}",)
+    lines = []
+    for line in cattrs.transform_error(exc, path="$", format_exception=_reason):
+        reason, _, path = line.rpartition(" @ ")
+        lines.append(f"{path}: {reason}")
+    return tuple(lines)
+
+
 def structure(data: Any, cls: type[T], *, provider: str, conv: cattrs.Converter | None = None) -> T:
     """Structure ``data`` into ``cls``, or raise :class:`ResponseValidationError` naming
     every field that did not fit as ``$.path: reason``."""
     try:
         return (conv or converter).structure(data, cls)
-    except (ClassValidationError, IterableValidationError) as exc:
-        lines = tuple(cattrs.transform_error(exc, path="$"))
-        raise ResponseValidationError(
-            f"{provider} response does not fit {cls.__name__}: " + "; ".join(lines[:5]),
-            provider=provider,
-            path=lines,
-        ) from None
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
-        raise ResponseValidationError(
-            f"{provider} response does not fit {cls.__name__}: $: {exc}",
-            provider=provider,
-            path=(f"$: {exc}",),
-        ) from None
+    except STRUCTURE_ERRORS as exc:
+        lines = problems(exc)
+    raise ResponseValidationError(
+        f"{provider} response does not fit {cls.__name__}: " + "; ".join(lines[:5]),
+        provider=provider,
+        path=lines,
+    )
 
 
 def loads(body: bytes, *, provider: str, status: int | None = None) -> Any:

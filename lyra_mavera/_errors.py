@@ -75,13 +75,16 @@ class ConfigurationError(LyraMaveraError):
 class ValidationError(LyraMaveraError, ValueError):
     """An argument is invalid; raised before any request is sent.
 
-    ``param`` names the offending parameter (``"title"``, ``"requests[3].start"``).
+    ``param`` names the offending parameter (``"title"``, ``"requests[3].start"``), or
+    for :func:`~lyra_mavera.from_dict` the first field path that failed; ``path`` then
+    lists every failure as ``$.field.path: reason`` lines.
     """
 
-    def __init__(self, param: str, problem: str) -> None:
+    def __init__(self, param: str, problem: str, *, path: tuple[str, ...] = ()) -> None:
         super().__init__(f"{param}: {problem}")
         self.param = param
         self.problem = problem
+        self.path = path
 
 
 class APIConnectionError(LyraMaveraError):

@@ -237,8 +237,15 @@ def connection_error(
     elif isinstance(exc, aiohttp.ConnectionTimeoutError):
         cls, sent = APITimeoutError, False
         what = f"no connection within {request.timeout:g}s (waiting for the pool or connecting)"
+    elif isinstance(exc, aiohttp.ClientProxyConnectionError):
+        reason = exc.os_error.strerror or exc.os_error
+        sent, what = False, f"could not connect to the proxy {exc.host}:{exc.port}: {reason}"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         sent, what = False, f"could not connect: {exc.os_error.strerror or exc.os_error}"
+    elif isinstance(exc, aiohttp.ClientHttpProxyError):
+        # The proxy refused the tunnel (CONNECT): nothing reached the server.
+        sent, retryable = False, exc.status >= 500
+        what = f"the proxy refused the connection ({exc.status} {exc.message})"
     elif isinstance(exc, TimeoutError):
         cls, sent, what = APITimeoutError, True, f"no answer within {request.timeout:g}s"
     else:

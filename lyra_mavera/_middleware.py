@@ -34,6 +34,7 @@ __all__ = [
     "build_chain",
     "idempotency_key_middleware",
     "logging_middleware",
+    "user_agent",
     "user_agent_middleware",
 ]
 
@@ -72,6 +73,21 @@ def user_agent_middleware(request: Request, call_next: Handler) -> Awaitable[Res
     """Name the SDK, Python and aiohttp versions (providers use it to find old clients)."""
     request.headers.setdefault("User-Agent", USER_AGENT)
     return call_next(request)
+
+
+def user_agent(app: tuple[str, str] | None) -> Middleware:
+    """The User-Agent middleware; with ``app=(name, version)`` the application follows
+    the SDK: ``lyra-mavera/1.2 name/version CPython/3.12 aiohttp/3.12``."""
+    if app is None:
+        return user_agent_middleware
+    sdk, _, rest = USER_AGENT.partition(" ")
+    value = f"{sdk} {app[0]}/{app[1]} {rest}"
+
+    def app_user_agent(request: Request, call_next: Handler) -> Awaitable[Response]:
+        request.headers.setdefault("User-Agent", value)
+        return call_next(request)
+
+    return app_user_agent
 
 
 def idempotency_key_middleware(request: Request, call_next: Handler) -> Awaitable[Response]:

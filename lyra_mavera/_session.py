@@ -1,7 +1,8 @@
 """``AsyncSession``: owns (or borrows) one aiohttp session and runs every call through
 one chain: build request -> middlewares (user agent, idempotency key, auth, rate limit,
-yours, logging) -> transport with a per-attempt timeout, inside a retry loop whose every
-decision is :func:`lyra_mavera._http.next_wait`.
+yours, logging) -> transport with a per-attempt timeout, inside a retry loop
+(:class:`~lyra_mavera._pipeline.Pipeline`) whose every decision is
+:func:`lyra_mavera._http.next_wait`.
 
 The session sits above the providers: it may import the core, ``lyra/`` and ``mavera/``;
 nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transport`).
@@ -9,45 +10,28 @@ nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transpo
 
 from __future__ import annotations
 
-import json
-import random
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiohttp
-import attrs
 
-from . import _clock
 from ._config import DEFAULT_MAX_RESPONSE_BYTES, SessionConfig
-from ._convert import structure
-from ._errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ConfigurationError,
-    LyraMaveraError,
-    ValidationError,
-)
-from ._http import (
-    Middleware,
-    Request,
-    Response,
-    build_request,
-    error_from_response,
-    next_wait,
-    past_deadline,
-)
+from ._errors import ConfigurationError
+from ._http import Middleware, Response
 from ._keyring import KeyRing
 from ._middleware import (
     BearerAuth,
     build_chain,
     idempotency_key_middleware,
     logging_middleware,
-    user_agent_middleware,
+    user_agent,
 )
 from ._options import CallOptions
+from ._pipeline import Pipeline, Send, SessionStats
 from ._ratelimit import RateLimiter
+from ._responses import read_model
 from ._retry import RetryPolicy
 from ._view import SessionView
 from ._wire import Wire
@@ -55,22 +39,49 @@ from .lyra._client import Lyra
 from .lyra._oauth import OAuth
 from .mavera._client import Mavera
 
+if TYPE_CHECKING:
+    from ._otel import Tracing
+
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AsyncSession", "BearerAuth", "SessionStats"]
 
 T = TypeVar("T")
-#: One encoder: json.dumps with non-default arguments builds a new one on every call.
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+P = TypeVar("P")
 
 
-@attrs.define
-class SessionStats:
-    """What a session has done so far (attempts include retries)."""
+class TracerProvider(Protocol):
+    """An OpenTelemetry tracer provider (``opentelemetry.sdk.trace.TracerProvider``)."""
 
-    attempts: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    status_errors: int = 0
-    connection_errors: int = 0
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+_UNVERIFIED = (
+    "AsyncSession(verify_tls=False): TLS certificates are not verified; API keys can be read "
+    "by anyone in the middle"
+)
+
+
+def _check_sources(lyra_oauth: object, lyra_api_key: object, client_session: object) -> None:
+    if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
+        raise ConfigurationError("lyra_oauth must be a lyra.OAuth")
+    if lyra_oauth is not None and lyra_api_key is not None:
+        raise ConfigurationError("pass lyra_api_key or lyra_oauth, not both")
+    if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
+        raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+
+
+def _tracing(source: object) -> Tracing | None:
+    """The session's tracing: ``None`` when off (nothing of OpenTelemetry is imported)."""
+    if source is False:
+        return None
+    if source is not True and not callable(getattr(source, "get_tracer", None)):
+        raise ConfigurationError("tracing must be True, False or an OpenTelemetry TracerProvider")
+    try:
+        from ._otel import Tracing
+    except ImportError:
+        raise ConfigurationError(
+            "tracing needs OpenTelemetry: pip install 'lyra-mavera[otel]'"
+        ) from None
+    return Tracing(source)
 
 
 class AsyncSession:
@@ -92,6 +103,15 @@ class AsyncSession:
     (a :class:`lyra.OAuth`) signs Lyra calls with a user's OAuth token instead of a key.
     TLS certificates are always verified unless ``verify_tls=False`` is passed (which
     warns).
+
+    ``default_headers`` go with every request (the SDK's own ``Authorization`` and
+    ``Content-Type`` cannot be replaced); ``app=("name", "version")`` adds your
+    application to the User-Agent. Requests go through ``proxy`` (``http://`` or
+    ``https://``, ``user:password@`` allowed, never shown) when given; otherwise, with
+    ``trust_env`` (the default), through the proxy ``HTTPS_PROXY`` / ``HTTP_PROXY``
+    names unless ``NO_PROXY`` covers the host, read when the session is created.
+    ``tracing=True`` (or a tracer provider) traces every call with OpenTelemetry (the
+    ``otel`` extra); off, nothing of OpenTelemetry is imported.
     """
 
     def __init__(
@@ -112,14 +132,14 @@ class AsyncSession:
         verify_tls: bool = True,
         lyra_oauth: OAuth | None = None,
         deadline: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        app: tuple[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         self._closed = True  # until construction succeeds: __del__ must stay quiet
-        if lyra_oauth is not None and not isinstance(lyra_oauth, OAuth):
-            raise ConfigurationError("lyra_oauth must be a lyra.OAuth")
-        if lyra_oauth is not None and lyra_api_key is not None:
-            raise ConfigurationError("pass lyra_api_key or lyra_oauth, not both")
-        if client_session is not None and not isinstance(client_session, aiohttp.ClientSession):
-            raise ConfigurationError("client_session must be an aiohttp.ClientSession")
+        _check_sources(lyra_oauth, lyra_api_key, client_session)
         self._config = config = SessionConfig.resolve(
             lyra_api_key=lyra_api_key,
             mavera_api_key=mavera_api_key,
@@ -127,36 +147,56 @@ class AsyncSession:
             mavera_base_url=mavera_base_url,
             lyra_by_oauth=lyra_oauth is not None,
             options=CallOptions(
-                retry=RetryPolicy() if retry is None else retry, timeout=timeout, deadline=deadline
+                retry=RetryPolicy() if retry is None else retry,
+                timeout=timeout,
+                deadline=deadline,
+                headers=default_headers,
             ),
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
             rate_limit=rate_limit,
             rate_limit_window=rate_limit_window,
             verify_tls=verify_tls,
+            app=app,
+            proxy=proxy,
+            # A borrowed aiohttp session keeps its own proxy settings (its trust_env).
+            trust_env=trust_env and client_session is None,
         )
         if not config.verify_tls:
             # Only this explicit argument turns verification off, and it says so.
-            warnings.warn(
-                "AsyncSession(verify_tls=False): TLS certificates are not verified; API keys "
-                "can be read by anyone in the middle",
-                stacklevel=2,
-            )
+            warnings.warn(_UNVERIFIED, stacklevel=2)
         self._lyra_oauth = lyra_oauth
         self._keyring = KeyRing(
             config.keys, oauth=lyra_oauth, rate_limit=rate_limit, window=rate_limit_window
         )
         self._wire = Wire.for_config(client_session, config)
-        self.stats = SessionStats()
-        chain = (user_agent_middleware, idempotency_key_middleware, self._keyring.sign)
-        self._chain = build_chain(
-            (*chain, self._keyring.pace, *middlewares, logging_middleware), self._wire.send
-        )
+        self._tracing = _tracing(tracing)
+        self._assemble(middlewares)
         self._lyra, self._mavera = None, None
         self._closed = False
 
     _lyra: Lyra | None
     _mavera: Mavera | None
+
+    def _assemble(self, middlewares: Sequence[Middleware]) -> None:
+        """Build the chain every attempt runs through and the pipeline around it."""
+        keyring, tracing = self._keyring, self._tracing
+        chain = (user_agent(self._config.app), idempotency_key_middleware, keyring.sign)
+        if tracing is None:
+            pieces = (*chain, keyring.pace, *middlewares, logging_middleware)
+        else:
+            limited = (tracing.limiter_in, keyring.pace, tracing.limiter_out)
+            pieces = (tracing.attempt, *chain, *limited, *middlewares, logging_middleware)
+        pipeline = Pipeline(self._config, self._wire, build_chain(pieces, self._wire.send))
+        self.stats: SessionStats = pipeline.stats
+        #: Sends one logical call with explicit options (views call it too).
+        self._send: Send = pipeline.send if tracing is None else tracing.wrap_send(pipeline.send)
+
+    def _instrument(self, provider: P, name: str) -> P:
+        """``provider`` with spans around its helpers when tracing is on."""
+        if self._tracing is not None:
+            self._tracing.instrument(provider, name)
+        return provider
 
     # -- configuration -------------------------------------------------------------
 
@@ -196,14 +236,14 @@ class AsyncSession:
     def lyra(self) -> Lyra:
         """The Lyra API (``auth``, ``meetings``)."""
         if self._lyra is None:
-            self._lyra = Lyra(self)
+            self._lyra = self._instrument(Lyra(self), "lyra")
         return self._lyra
 
     @property
     def mavera(self) -> Mavera:
         """The Mavera API (``meetings``, ``workspaces``, ``usage``)."""
         if self._mavera is None:
-            self._mavera = Mavera(self)
+            self._mavera = self._instrument(Mavera(self), "mavera")
         return self._mavera
 
     def with_options(
@@ -268,7 +308,9 @@ class AsyncSession:
             keys += f", lyra_oauth={self._lyra_oauth!r}"
         state = "closed" if self._closed else "open"
         urls = " ".join(f"{name}={url}" for name, url in self._config.base_urls.items())
-        return f"<AsyncSession {state} {keys} {urls}>"
+        proxies = {str(p.shown) for p in self._config.proxies.values() if p is not None}
+        via = "".join(f" proxy={shown}" for shown in sorted(proxies))
+        return f"<AsyncSession {state} {keys} {urls}{via}>"
 
     def _client(self) -> aiohttp.ClientSession:
         return self._wire.client()
@@ -342,73 +384,4 @@ class AsyncSession:
         response = await self._send(
             self._config.options, provider, method, path, json_body, params, context
         )
-        return structure(response.json(), model, provider=provider)
-
-    async def _send(
-        self,
-        options: CallOptions,
-        provider: str,
-        method: str,
-        path: str,
-        json_body: Any,
-        params: Mapping[str, str] | None,
-        context: dict[str, Any] | None,
-    ) -> Response:
-        """The retry loop: one attempt after another until one succeeds or
-        :func:`next_wait` says to stop; every wait on the SDK's clock."""
-        if provider not in self._config.base_urls:
-            raise ValidationError("provider", f"must be 'lyra' or 'mavera', got {provider!r}")
-        self._wire.client()  # fail fast on a closed session
-        first = build_request(
-            options, self._config.base_urls[provider], provider, method, path, json_body, params
-        )
-        if context is not None:
-            first.context = context
-        policy = options.retry
-        first_at = _clock.monotonic()
-        deadline = None if options.deadline is None else first_at + options.deadline
-        for attempt in range(1, policy.attempts + 1):
-            left = None if deadline is None else deadline - _clock.monotonic()
-            if left is not None and left <= 0:
-                raise APITimeoutError(
-                    f"{provider}: the call's deadline of {options.deadline:g}s passed before "
-                    f"attempt {attempt} of {method} {path}; the request was not sent",
-                    provider=provider,
-                    sent=False,
-                )
-            request = attrs.evolve(
-                first,
-                attempt=attempt,
-                headers=dict(first.headers),
-                timeout=first.timeout if left is None else min(first.timeout, left),
-                max_wait=first.max_wait if left is None else min(first.max_wait, left),
-            )
-            outcome = await self._attempt(request)
-            if isinstance(outcome, Response):
-                return outcome
-            error = outcome
-            wait = next_wait(policy, request, error, rand=random.random())
-            if wait is None:
-                raise error
-            if deadline is not None and not wait < deadline - _clock.monotonic():
-                raise past_deadline(request, error, wait, deadline - first_at) from error
-            await _clock.sleep(wait)
-        raise AssertionError("unreachable: next_wait stops at the last attempt")
-
-    async def _attempt(self, request: Request) -> Response | LyraMaveraError:
-        """One trip through the chain: the 2xx response, or the error it amounts to."""
-        stats = self.stats
-        stats.attempts += 1
-        stats.retries += request.attempt > 1
-        try:
-            response = await self._chain(request)
-        except APIConnectionError as exc:
-            stats.connection_errors += 1
-            return exc
-        if response.ok:
-            return response
-        stats.status_errors += 1
-        stats.rate_limited += response.status == 429
-        return error_from_response(
-            request.provider, response.status, response.headers, response.body
-        )
+        return read_model(response, model)

@@ -1,7 +1,7 @@
 """``s.with_options(...)``: a session with other per-call options for some calls.
 
-May import the core (``_http``, ``_options``, ``_retry``, ``_convert``), ``lyra/`` and
-``mavera/``; it reaches the session only through :class:`Sender`.
+May import the core (``_http``, ``_options``, ``_pipeline``, ``_responses``, ``_retry``),
+``lyra/`` and ``mavera/``; it reaches the session only through :class:`Sender`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-from ._convert import structure
 from ._http import Response
 from ._options import CallOptions
+from ._pipeline import Send
+from ._responses import read_model
 from ._retry import RetryPolicy
 from .lyra._client import Lyra
 from .mavera._client import Mavera
@@ -19,21 +20,17 @@ from .mavera._client import Mavera
 __all__ = ["SessionView"]
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class Sender(Protocol):
     """The session's send path with explicit options."""
 
-    async def _send(
-        self,
-        options: CallOptions,
-        provider: str,
-        method: str,
-        path: str,
-        json_body: Any,
-        params: Mapping[str, str] | None,
-        context: dict[str, Any] | None,
-    ) -> Response: ...
+    _send: Send
+
+    def _instrument(self, provider: P, name: str) -> P:
+        """``provider`` as the session sets providers up (spans when tracing is on)."""
+        ...
 
 
 class SessionView:
@@ -57,14 +54,14 @@ class SessionView:
     def lyra(self) -> Lyra:
         """The Lyra API, with this view's options."""
         if self._lyra is None:
-            self._lyra = Lyra(self)
+            self._lyra = self._session._instrument(Lyra(self), "lyra")
         return self._lyra
 
     @property
     def mavera(self) -> Mavera:
         """The Mavera API, with this view's options."""
         if self._mavera is None:
-            self._mavera = Mavera(self)
+            self._mavera = self._session._instrument(Mavera(self), "mavera")
         return self._mavera
 
     def with_options(
@@ -111,7 +108,7 @@ class SessionView:
         response = await self.request(
             provider, method, path, json_body=json_body, params=params, context=context
         )
-        return structure(response.json(), model, provider=provider)
+        return read_model(response, model)
 
     def __repr__(self) -> str:
         return f"<SessionView of {self._session!r} with {self._options!r}>"

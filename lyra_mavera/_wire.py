@@ -2,21 +2,32 @@
 one attempt of one request with its per-phase timeouts, and a body read within
 ``max_response_bytes``. Failures leave as typed errors (:func:`_http.connection_error`).
 
-May import the core's ``_http``, ``_config`` and ``_errors`` only.
+May import the core's ``_http``, ``_config``, ``_errors`` and ``_proxy`` only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
+from collections.abc import Mapping
 
 import aiohttp
+from yarl import URL
 
 from ._config import SessionConfig
 from ._errors import LyraMaveraError
 from ._http import Request, Response, connection_error, too_large
+from ._proxy import Proxy
 
 __all__ = ["Wire"]
+
+#: How one provider's requests leave: the proxy URL, the headers of a CONNECT to it,
+#: and the ``Proxy-Authorization`` a plain-http request carries itself (the proxy reads
+#: that request, not a CONNECT); all ``None`` to go straight (or as a borrowed aiohttp
+#: session's own settings say).
+Route = tuple[URL | None, Mapping[str, str] | None, str | None]
+_DIRECT: Route = (None, None, None)
 
 
 def client_timeout(seconds: float) -> aiohttp.ClientTimeout:
@@ -35,6 +46,7 @@ class Wire:
         "_default_timeouts",
         "_max_connections",
         "_max_response_bytes",
+        "_routes",
         "_verify_tls",
         "closed",
         "owns_client",
@@ -48,6 +60,7 @@ class Wire:
         max_response_bytes: int,
         verify_tls: bool,
         timeout: float,
+        routes: Mapping[str, Route] | None = None,
     ) -> None:
         self._client = client
         self.owns_client = client is None
@@ -56,6 +69,7 @@ class Wire:
         self._verify_tls = verify_tls
         self._default_timeout = timeout
         self._default_timeouts = client_timeout(timeout)
+        self._routes = dict(routes or {})
         self.closed = False
 
     @classmethod
@@ -67,6 +81,11 @@ class Wire:
             max_response_bytes=config.max_response_bytes,
             verify_tls=config.verify_tls,
             timeout=config.options.timeout,
+            routes={
+                provider: _route(proxy, plain=config.base_urls[provider].startswith("http:"))
+                for provider, proxy in config.proxies.items()
+                if proxy is not None
+            },
         )
 
     @property
@@ -99,6 +118,9 @@ class Wire:
             if request.timeout == self._default_timeout
             else client_timeout(request.timeout)
         )
+        proxy, proxy_headers, proxy_authorization = self._routes.get(request.provider, _DIRECT)
+        if proxy_authorization is not None:
+            request.headers["Proxy-Authorization"] = proxy_authorization
         try:
             # The per-phase timeouts cannot stop a server that trickles its answer a
             # byte at a time: the whole attempt is bounded too. aiohttp's connect
@@ -113,6 +135,8 @@ class Wire:
                     headers=request.headers,
                     timeout=timeouts,
                     allow_redirects=False,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
                 ) as resp,
             ):
                 body = await self._read_body(resp, request)
@@ -141,3 +165,16 @@ class Wire:
                 raise too_large(request, limit, resp.status)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _route(proxy: Proxy, *, plain: bool) -> Route:
+    """Built once per session: each request only looks its provider's route up."""
+    if proxy.username is None:
+        return (URL(proxy.url), None, None)
+    credentials = f"{proxy.username}:{proxy.password or ''}".encode()
+    authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
+    return (
+        URL(proxy.url),
+        {"Proxy-Authorization": authorization},
+        authorization if plain else None,
+    )

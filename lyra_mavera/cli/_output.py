@@ -104,7 +104,7 @@ def _iso(value: datetime) -> str:
     )
 
 
-def _plain(_inst: Any, _field: Any, value: Any) -> Any:
+def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, enum.Enum):
@@ -113,12 +113,13 @@ def _plain(_inst: Any, _field: Any, value: Any) -> Any:
 
 
 def to_data(value: Any) -> Any:
-    """A model (or list of them) as plain JSON-ready data."""
+    """A model (or list of them) as plain JSON-ready data: :func:`lm.to_dict`, the
+    provider's own JSON shape, the same data SDK users get."""
     if attrs.has(type(value)):
-        return attrs.asdict(value, value_serializer=_plain)
+        return lm.to_dict(value)
     if isinstance(value, list | tuple):
         return [to_data(v) for v in value]
-    return _plain(None, None, value)
+    return _plain(value)
 
 
 # -- advice the command line can follow ---------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 
 from .._errors import ResponseValidationError, ValidationError
+from .._responses import remember_like
 from .._transport import Transport
 
 __all__ = ["MAX_PAGE_SIZE", "Lister", "Page", "check_page_size", "paginate"]
@@ -82,6 +83,7 @@ async def paginate(
             raise _looping(path, "the same page twice")
         previous = ids
         for item in page.data:
+            remember_like(item, page)  # lm.response_of(item) is its page's response
             yield item
         if not page.has_more or not page.data:
             return

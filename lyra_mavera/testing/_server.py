@@ -196,12 +196,14 @@ class FakeServer:
         self.oauth_revoked.add(refresh_token)
 
     def session(self, **kwargs: Any) -> AsyncSession:
-        """An :class:`AsyncSession` wired to this fake (keyword arguments override)."""
+        """An :class:`AsyncSession` wired to this fake (keyword arguments override). It
+        ignores ``HTTP_PROXY``: a proxy has no business between a test and its fake."""
         options: dict[str, Any] = {
             "lyra_api_key": self.lyra_api_key,
             "mavera_api_key": self.mavera_api_key,
             "lyra_base_url": self.lyra_base_url,
             "mavera_base_url": self.mavera_base_url,
+            "trust_env": False,
         }
         if kwargs.get("lyra_oauth") is not None:
             del options["lyra_api_key"]  # the OAuth token signs Lyra calls instead
