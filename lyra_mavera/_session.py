@@ -261,11 +261,8 @@ class AsyncSession:
         five seconds in all; ``headers`` are added to every request made through the
         view (the SDK's own headers cannot be replaced).
         """
-        return SessionView(
-            self,
-            self._config.options.merged(
-                retry=retry, timeout=timeout, deadline=deadline, headers=headers
-            ),
+        return SessionView(self, self._config.options).with_options(
+            retry=retry, timeout=timeout, deadline=deadline, headers=headers
         )
 
     # -- lifecycle ---------------------------------------------------------------
