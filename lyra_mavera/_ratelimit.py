@@ -10,7 +10,9 @@ sliding window so a steady bulk run never meets a 429:
   request somewhere between sending and answering, so stamping at the answer errs on
   the safe side.
 - If the server reports more use than we know of (another process shares the key),
-  the difference is added as slots stamped now.
+  the difference is counted as the key's *foreign* slots, renewed from every answer's
+  headers. They free when the server says a slot frees (``X-RateLimit-Reset``), not a
+  whole window later: a key shared by a fleet never waits past the server's word.
 - A 429 pauses the whole key for its ``Retry-After`` -- but only when the call that met
   it would itself wait that long (:func:`lyra_mavera._http.next_wait` decides for both):
   a ``Retry-After`` beyond ``max_retry_after`` raises at once and parks nothing.
@@ -56,6 +58,10 @@ class RateLimiter:
         self._window_fixed = window is not None
         self._stamps: collections.deque[float] = collections.deque()
         self._in_flight = 0
+        # Slots the server counts that are not this limiter's (another process), and
+        # when the server says the next one frees (None: unknown, learn from an answer).
+        self._foreign = 0
+        self._foreign_frees: float | None = None
         self._blocked_until = 0.0
         self._headers_seen: bool | None = None  # None: no response yet
         # Fired and replaced when a slot frees while someone waits; waiters re-check.
@@ -87,11 +93,20 @@ class RateLimiter:
         if self.limit is None:
             return 0.0
         self._trim(now)
-        if len(self._stamps) + self._in_flight < self.limit:
+        frees = self._foreign_frees
+        if frees is not None and now >= frees:
+            self._foreign -= 1  # the server's next slot is free now; answers tell more
+            self._foreign_frees = None
+        if len(self._stamps) + self._in_flight + self._foreign < self.limit:
             return 0.0
-        if self._stamps:
-            return self._stamps[0] + self.window - now
-        return None  # every slot is in flight: wait for an answer
+        if self._stamps and (self._foreign_frees is not None or not self._foreign):
+            own = self._stamps[0] + self.window - now
+            return own if self._foreign_frees is None else min(own, self._foreign_frees - now)
+        if self._foreign_frees is not None:
+            return self._foreign_frees - now
+        # Every slot is in flight, or the server's next free slot is unknown: an answer
+        # in flight will tell (wait for it); with none in flight, one probe learns it.
+        return None if self._in_flight else 0.0
 
     async def acquire(self, request: Request | None = None) -> None:
         """Wait for a slot, then hold it until :meth:`release`. A wait longer than
@@ -186,8 +201,17 @@ class RateLimiter:
         if remaining is not None:
             self._trim(now)
             used = min(limit - min(remaining, limit), limit)
-            known = len(self._stamps) + self._in_flight
-            self._stamps.extend([now] * max(used - known, 0))
+            foreign = max(used - len(self._stamps) - self._in_flight, 0)
+            frees = self._foreign_frees
+            # Between the server's resets its count only grows (an answer that says
+            # less may have been overtaken); once a reset passed, the answer stands.
+            if foreign > self._foreign or frees is None or now >= frees:
+                self._foreign = foreign
+                self._foreign_frees = None
+                if foreign and reset is not None:
+                    # Reset: when the oldest request the server counts leaves its window.
+                    wait = min(max(reset - _clock.now(), 0.0), self.window)
+                    self._foreign_frees = now + wait
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         await self.acquire(request)

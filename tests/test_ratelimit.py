@@ -84,3 +84,20 @@ async def test_other_users_of_the_key_are_accounted() -> None:
         async with fake.session(rate_limit_window=1.0) as s:
             await asyncio.gather(*(s.mavera.usage.get() for _ in range(12)))
     assert fake.counters["rate_limited"] == 0
+
+
+async def test_another_process_use_frees_when_the_server_says_not_a_window_later() -> None:
+    """Another process used 9 of the key's 10 slots at the start of a 4 s window; this
+    session joins 2.5 s later. The server says its next slot frees 1.5 s from then, so
+    calls that may wait 3 s go through (counting the other process' slots as new would
+    wait the whole window, 4 s, and refuse them), with no 429 after the first window."""
+    async with FakeServer(rpm=10, window=4.0) as fake:
+        async with fake.session(rate_limit=False) as other:
+            for _ in range(9):
+                await other.mavera.usage.get()
+        await asyncio.sleep(2.5)
+        async with fake.session(rate_limit_window=4.0) as s:
+            await s.mavera.usage.get()  # the 10th slot: the window is full now
+            bounded = s.with_options(deadline=3.0)
+            await asyncio.gather(*(bounded.mavera.usage.get() for _ in range(5)))
+    assert fake.counters["rate_limited"] == 0
