@@ -9,17 +9,21 @@ One :class:`MaveraActivities` per worker process holds that process' one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
 
 from .._bulk import is_ambiguous
 from .._convert import converter, parse_datetime
-from .._errors import LyraMaveraError
+from .._errors import APITimeoutError, LyraMaveraError
 from .._session import AsyncSession
 from ..mavera._body import bot_body
 from ..mavera._bulk import _look
+from ..mavera._client import Mavera
 from ..mavera._models import Meeting
 from ..mavera._poll import TRANSIENT_ERRORS
 from ..mavera._reconcile import RecentMeetings, identity
@@ -53,6 +57,54 @@ def _error(exc: LyraMaveraError) -> dict[str, Any]:
     }
 
 
+#: What an activity leaves of its ``start_to_close_timeout``, at most: by the time
+#: Temporal gives up on an attempt, its request has ended or been abandoned.
+MARGIN = 2.0
+
+
+def budget() -> float | None:
+    """Seconds this activity attempt may still spend: ``start_to_close_timeout`` less
+    what has passed since Temporal started it, less a margin (10%, at most
+    :data:`MARGIN`). ``None``: no timeout. Temporal does not stop an activity whose
+    attempt timed out (it only ignores its result), so without this bound a create
+    could send after the workflow has already looked for its bot."""
+    info = activity.info()
+    timeout = info.start_to_close_timeout
+    if not timeout:
+        return None
+    total = timeout.total_seconds()
+    passed = (datetime.now(UTC) - info.started_time).total_seconds()
+    return max(0.0, total - min(MARGIN, total / 10) - max(0.0, passed))
+
+
+@asynccontextmanager
+async def bounded(session: AsyncSession) -> AsyncIterator[Mavera]:
+    """Mavera on the session, bounded by this attempt's :func:`budget`: rate-limit waits
+    that would outlast it fail at once (nothing sent), and a request still in flight at
+    its end is abandoned (:class:`APITimeoutError` with ``sent=True``: it may have been
+    made)."""
+    left = budget()
+    if left is None:
+        yield session.mavera
+        return
+    if left <= 0:
+        raise APITimeoutError(
+            "mavera: the activity's start_to_close_timeout has passed; nothing was sent",
+            provider="mavera",
+            sent=False,
+        )
+    try:
+        async with asyncio.timeout(left):
+            yield session.with_options(deadline=left).mavera
+    except TimeoutError:
+        raise APITimeoutError(
+            f"mavera: the activity's time ran out ({left:.1f}s before its "
+            "start_to_close_timeout) with its request in flight; it may have been made",
+            provider="mavera",
+            sent=True,
+        ) from None
+
+
 class MaveraActivities:
     """Mavera's requests as Temporal activities, on one shared session."""
 
@@ -67,7 +119,8 @@ class MaveraActivities:
     async def poll(self, meeting_id: str) -> dict[str, Any]:
         """One ``GET /meetings/{id}``: ``{"meeting", "status", "join_at"}`` or an error."""
         try:
-            meeting = await self.session.mavera.meetings.get(meeting_id)
+            async with bounded(self.session) as mavera:
+                meeting = await mavera.meetings.get(meeting_id)
         except LyraMaveraError as exc:
             return _error(exc)
         join_at = meeting.join_at.timestamp() if meeting.join_at is not None else None
@@ -77,7 +130,8 @@ class MaveraActivities:
     async def cancel(self, meeting_id: str, reason: str | None) -> dict[str, Any]:
         """Cancel the bot on Mavera; an error comes back as data."""
         try:
-            await self.session.mavera.meetings.cancel(meeting_id, reason=reason)
+            async with bounded(self.session) as mavera:
+                await mavera.meetings.cancel(meeting_id, reason=reason)
         except LyraMaveraError as exc:
             return _error(exc)
         return {}
@@ -88,7 +142,7 @@ class MaveraActivities:
         first send: nothing in it is ever adopted."""
         body = request_body(request)
         recent = RecentMeetings(self.session.mavera.meetings.list, {_key(body)})
-        await recent.take_baseline()
+        await recent.read_baseline()  # a failed read raises: Temporal retries it
         return recent.baseline()
 
     @activity.defn(name="lyra_mavera.create")
@@ -97,7 +151,8 @@ class MaveraActivities:
         have made a bot: look before sending again)."""
         body = request_body(request)
         try:
-            meeting = await self.session.mavera.meetings._create_body(body)
+            async with bounded(self.session) as mavera:
+                meeting = await mavera.meetings._create_body(body)
         except LyraMaveraError as exc:
             return {**_error(exc), "ambiguous": is_ambiguous(exc)}
         return {"meeting": _meeting(meeting)}
@@ -112,6 +167,8 @@ class MaveraActivities:
         )
         try:
             found = await _look(recent, body)
+        except TRANSIENT_ERRORS:
+            raise  # Temporal retries this read-only activity
         except LyraMaveraError as exc:
             return {"unknown": f"looking for the bot among recent meetings failed: {exc}"}
         if isinstance(found, Meeting):

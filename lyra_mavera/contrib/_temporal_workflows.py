@@ -186,23 +186,21 @@ class CreateBot:
             result_type=dict,
         )
         meeting, adopted, why = None, False, ""
-        for _ in range(CREATE_ROUNDS):
-            try:
-                sent = await workflow.execute_activity(
-                    "lyra_mavera.create",
-                    request,
-                    task_queue=queue,
-                    start_to_close_timeout=timeout,
-                    retry_policy=_ONCE,
-                    result_type=dict,
-                )
-            except ActivityError as exc:  # it may have sent before it died
-                sent = {"error": "ActivityError", "message": str(exc), "ambiguous": True}
+        rounds = waits = 0
+        while rounds < CREATE_ROUNDS:
+            sent = await _send(request, queue, timeout)
             if "meeting" in sent:
                 meeting = sent["meeting"]
                 break
             if not sent["ambiguous"]:
-                raise ApplicationError(sent["message"], type=sent["error"], non_retryable=True)
+                if not sent["transient"]:
+                    raise ApplicationError(sent["message"], type=sent["error"], non_retryable=True)
+                # Surely not sent (a full rate-limit window, no connection): send again
+                # after a pause, without spending one of the ambiguous rounds.
+                waits += 1
+                await workflow.sleep(max(sent.get("retry_after") or 0.0, min(2.0**waits, 30.0)))
+                continue
+            rounds += 1
             why = sent["message"]
             found = await workflow.execute_activity(
                 "lyra_mavera.reconcile",
@@ -228,6 +226,23 @@ class CreateBot:
         if job.get("follow") is not None:
             await _start_follow(meeting["id"], job["follow"])
         return {"meeting": meeting, "adopted": adopted}
+
+
+async def _send(request: dict[str, Any], queue: str, timeout: timedelta) -> dict[str, Any]:
+    """One create activity, never retried by Temporal: its answer, or an ambiguous
+    error when the activity crashed or timed out (it may have sent before it died)."""
+    try:
+        sent: dict[str, Any] = await workflow.execute_activity(
+            "lyra_mavera.create",
+            request,
+            task_queue=queue,
+            start_to_close_timeout=timeout,
+            retry_policy=_ONCE,
+            result_type=dict,
+        )
+    except ActivityError as exc:
+        return {"error": "ActivityError", "message": str(exc), "ambiguous": True}
+    return sent
 
 
 async def _start_follow(meeting_id: str, follow: dict[str, Any]) -> None:

@@ -24,9 +24,18 @@
 - The key's rate limit across the fleet: Mavera's activities run on their own task
   queue (``<task_queue>-mavera``) with Temporal's task-queue activity rate limit
   (``max_task_queue_activities_per_second``, enforced by the server for every worker
-  at once). Each activity sends one request (the worker's default session does not
-  retry: the workflow's step backs off instead), so activities per second are requests
-  per second. The session's own per-process limiter stays on as a second guard.
+  at once). A poll, a create or a cancel sends one request (the worker's default
+  session does not retry: the workflow's step backs off instead); a baseline or
+  reconcile scan reads one page per 100 of the key's meetings of the last minutes. Size
+  ``requests_per_second`` with that headroom: the fleet test runs 25 activities per
+  second on a key of 50 requests per second and meets no 429. The session's own limiter
+  stays on, but it is per process: at 40 activities per second the fleet reached ~45
+  requests per second and met 429s from the overlap of three processes.
+- Every activity attempt ends before its ``start_to_close_timeout`` (less a margin):
+  rate-limit waits that would outlast it fail at once with nothing sent, and a request
+  still in flight is abandoned and reported as possibly made. Temporal does not stop a
+  timed-out activity, so a create must never send after the workflow has given up on
+  it and looked for its bot.
 
 Start a worker (one :class:`~lyra_mavera.AsyncSession` per process, closed with it)::
 

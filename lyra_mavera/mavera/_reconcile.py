@@ -158,10 +158,13 @@ class RecentMeetings:
     async def take_baseline(self) -> None:
         """Record what already exists. A failure leaves the baseline unknown: every
         later match is then ambiguous."""
-        try:
-            before = await scan(self._listing, self._wanted, window=RECONCILE_SKEW)
-        except Exception:
-            return
+        with contextlib.suppress(Exception):
+            await self.read_baseline()
+
+    async def read_baseline(self) -> None:
+        """:meth:`take_baseline` for a caller that retries a failed read itself: its
+        error is raised. An incomplete scan still leaves the baseline unknown."""
+        before = await scan(self._listing, self._wanted, window=RECONCILE_SKEW)
         self.scans += 1
         if not before.complete:
             return
