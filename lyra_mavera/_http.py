@@ -58,6 +58,7 @@ __all__ = [
     "error_from_response",
     "next_wait",
     "past_deadline",
+    "past_its_deadline",
     "too_large",
     "too_long_a_wait",
     "wait_fits",
@@ -89,6 +90,9 @@ class Request:
     #: The longest this attempt may wait for the rate limiter: the smaller of
     #: ``RetryPolicy.max_retry_after`` and what is left of the call's deadline.
     max_wait: float = math.inf
+    #: When the call's deadline passes (``_clock.monotonic()``; ``None``: no deadline):
+    #: the attempt as a whole ends by then, whatever its per-phase ``timeout``.
+    deadline_at: float | None = None
     #: Free-form per-call annotations for middlewares (e.g. ``{"endpoint": "meetings.get"}``).
     context: dict[str, Any] = attrs.field(factory=dict)
 
@@ -318,6 +322,17 @@ def next_wait(
     else:
         return None
     return wait
+
+
+def past_its_deadline(request: Request) -> APITimeoutError:
+    """The error for an attempt about to be sent after its call's deadline (its rate
+    limiter wait used the time): nothing was sent."""
+    return APITimeoutError(
+        f"{request.provider}: the call's deadline passed before {request.method} "
+        f"{request.path} was sent (attempt {request.attempt}); the request was not sent",
+        provider=request.provider,
+        sent=False,
+    )
 
 
 def past_deadline(

@@ -103,6 +103,7 @@ class Pipeline:
                 headers=dict(first.headers),
                 timeout=first.timeout if left is None else min(first.timeout, left),
                 max_wait=first.max_wait if left is None else min(first.max_wait, left),
+                deadline_at=deadline,
             )
             outcome = await self._attempt(request)
             if isinstance(outcome, Response):

@@ -2,7 +2,7 @@
 one attempt of one request with its per-phase timeouts, and a body read within
 ``max_response_bytes``. Failures leave as typed errors (:func:`_http.connection_error`).
 
-May import the core's ``_http``, ``_config``, ``_errors`` and ``_proxy`` only.
+May import the core's ``_clock``, ``_http``, ``_config``, ``_errors`` and ``_proxy`` only.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
+from . import _clock
 from ._config import SessionConfig
 from ._errors import LyraMaveraError
-from ._http import Request, Response, connection_error, too_large
+from ._http import Request, Response, connection_error, past_its_deadline, too_large
 from ._proxy import Proxy
 
 __all__ = ["Wire"]
@@ -33,7 +34,7 @@ _DIRECT: Route = (None, None, None)
 def client_timeout(seconds: float) -> aiohttp.ClientTimeout:
     """Per phase, as httpx does: getting a connection (pool wait and connect together,
     so a timeout there provably sent nothing) and each wait for data. The attempt as a
-    whole is bounded by twice that (see :meth:`Wire.send`)."""
+    whole is bounded by twice that, and by the call's deadline (see :meth:`Wire.send`)."""
     return aiohttp.ClientTimeout(total=None, connect=seconds, sock_read=seconds)
 
 
@@ -113,10 +114,15 @@ class Wire:
         """One attempt: the response with its body read, or a typed error."""
         client = self.client()
         started = time.perf_counter()
+        timeout = request.timeout
+        bound = 2 * timeout
+        if request.deadline_at is not None:  # the call's deadline ends the attempt too
+            bound = min(bound, request.deadline_at - _clock.monotonic())
+            if bound <= 0:
+                raise past_its_deadline(request)
+            timeout = min(timeout, bound)
         timeouts = (
-            self._default_timeouts
-            if request.timeout == self._default_timeout
-            else client_timeout(request.timeout)
+            self._default_timeouts if timeout == self._default_timeout else client_timeout(timeout)
         )
         proxy, proxy_headers, proxy_authorization = self._routes.get(request.provider, _DIRECT)
         if proxy_authorization is not None:
@@ -126,7 +132,7 @@ class Wire:
             # byte at a time: the whole attempt is bounded too. aiohttp's connect
             # timeout fires first, so this one only ever ends an attempt already sent.
             async with (
-                asyncio.timeout(2 * request.timeout),
+                asyncio.timeout(bound),
                 client.request(
                     request.method,
                     request.url,

@@ -281,6 +281,22 @@ async def test_a_broken_answer_becomes_a_typed_error(answer: str) -> None:
     assert server.accepts == 1
 
 
+async def test_a_deadline_ends_an_attempt_whose_body_trickles(real_waits: None) -> None:
+    """A call's deadline bounds its attempt as a whole, not only its phases: with a 10 s
+    per-phase timeout and a 2 s deadline, a body sent a byte at a time ends in
+    APITimeoutError at the deadline (the attempt's own bound would be 20 s, and a
+    per-phase timeout cut to the deadline still allowed 4)."""
+    async with (
+        RawServer(trickle) as server,
+        session_for(server.url(), timeout=10.0, retry=lm.RetryPolicy(attempts=3)) as s,
+    ):
+        call = s.with_options(deadline=2.0).mavera.meetings.get("mtg_1")
+        async with asyncio.timeout(3.4):  # between the deadline and twice it
+            with pytest.raises(lm.APITimeoutError):
+                await call
+    assert server.accepts == 1
+
+
 async def test_a_body_that_trickles_forever_ends_in_a_timeout() -> None:
     """A body that never ends, sent a byte at a time, is cut by the per-attempt timeout
     with APITimeoutError."""
