@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._convert import STRUCTURE_ERRORS, converter, problems
+from ._convert import STRUCTURE_ERRORS, converter, fast_structure, problems
 from ._errors import ValidationError
 
 __all__ = ["from_dict", "to_dict", "to_json"]
@@ -56,7 +56,7 @@ def from_dict(cls: type[T], data: Any) -> T:
     """
     _check_model("from_dict()", cls)
     try:
-        return converter.structure(data, cls)
+        return fast_structure(data, cls)
     except STRUCTURE_ERRORS as exc:
         lines = problems(exc)
     path, _, reason = lines[0].partition(": ")

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 
 import lyra_mavera as lm
 from lyra_mavera._convert import (
+    STRUCTURE_ERRORS,
     converter,
+    fast_structure,
     format_datetime,
     parse_datetime,
+    problems,
     strict_converter,
     structure,
 )
@@ -135,3 +138,54 @@ def test_models_are_frozen() -> None:
     m = Meeting(id="m", status=MeetingStatus.DONE)
     with pytest.raises(AttributeError):
         m.id = "other"  # type: ignore[misc]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=5), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place inside a JSON document (dict keys and list indexes)."""
+    out = [here]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*here, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out += _paths(item, (*here, index))
+    return out
+
+
+def _replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(doc) if isinstance(doc, dict) else list(doc)
+    copy[path[0]] = _replaced(doc[path[0]], path[1:], value)
+    return copy
+
+
+@given(st.data())
+def test_the_fast_path_accepts_and_refuses_exactly_what_the_detailed_one_does(
+    data: st.DataObject,
+) -> None:
+    """The fast structuring path and the detailed converter agree on every document:
+    the full meeting sample with any value anywhere replaced by arbitrary JSON either
+    gives equal models both ways or is refused both ways, and the refusal names the
+    same fields."""
+    doc = sample("mavera_meeting_done.json")
+    path = data.draw(st.sampled_from(_paths(doc)))
+    mutated = _replaced(doc, path, data.draw(_JSON_VALUES))
+    try:
+        detailed: Any = converter.structure(mutated, Meeting)
+    except STRUCTURE_ERRORS as exc:
+        detailed = problems(exc)
+    try:
+        fast: Any = fast_structure(mutated, Meeting)
+    except STRUCTURE_ERRORS as exc:
+        fast = problems(exc)
+    assert fast == detailed
