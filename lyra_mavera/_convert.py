@@ -205,7 +205,7 @@ def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, 
     def factory(cls: Any) -> Callable[[Any, Any], Any]:
         # A generic model (``Page[Meeting]``) leaves its fields' types to cattrs, which
         # maps the type variables; the others get every field's hook resolved now.
-        generic = typing.get_origin(cls) is not None or getattr(cls, "__parameters__", ())
+        generic = typing.get_origin(cls) is not None or bool(getattr(cls, "__parameters__", ()))
         fields = attrs.fields(typing.get_origin(cls) or attrs.resolve_types(cls))
         renames: dict[str, Any] = {
             f.name: override(
