@@ -252,9 +252,7 @@ async def many_bots(n: int, time_scale: float) -> list[dict[str, Any]]:
             for mode in ("wait_many", "task per bot"):
                 created = await s.mavera.meetings.create_many(
                     [
-                        lm.mavera.BotRequest(
-                            f"https://zoom.us/j/{8500 + len(mode)}000{i}"
-                        )
+                        lm.mavera.BotRequest(f"https://zoom.us/j/{8500 + len(mode)}000{i}")
                         for i in range(n)
                     ],
                     concurrency=100,
@@ -306,10 +304,7 @@ async def rate_limited(items: int, limit: int, window: float) -> dict[str, Any]:
         async with fake.session() as s:
             started = time.perf_counter()
             results = await s.mavera.meetings.create_many(
-                [
-                    lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}")
-                    for i in range(items)
-                ],
+                [lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}") for i in range(items)],
                 concurrency=50,
             )
             wall = time.perf_counter() - started
