@@ -110,8 +110,9 @@ class _Bots:
             yield await self._answer(meeting_id)
 
 
-async def measure(n: int) -> dict[str, Any]:
-    """Bytes per bot while waiting, at the peak, and held by the results."""
+async def measure(n: int, timeout: float | None = None) -> dict[str, Any]:
+    """Bytes per bot while waiting, at the peak, and held by the results (with a
+    ``timeout``, wait_many also keeps each bot's last meeting)."""
     bots = _Bots(n)
     # The scheduler as Meetings.wait_many builds it, on the in-process server.
     from lyra_mavera.mavera._wait_many import wait_many
@@ -125,7 +126,7 @@ async def measure(n: int) -> dict[str, Any]:
             bots.get,
             bots.listing,
             bots.ids,
-            timeout=None,
+            timeout=timeout,
             policy=policy,
             concurrency=20,
             on_status=None,
@@ -154,6 +155,7 @@ async def measure(n: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__)
     parser.add_argument("--bots", type=int, default=10_000)
+    parser.add_argument("--timeout", type=float, help="wait_many's timeout (default: none)")
     arguments = parser.parse_args()
     set_testing(False)
-    print(asyncio.run(measure(arguments.bots)))
+    print(asyncio.run(measure(arguments.bots, arguments.timeout)))
