@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import importlib.util
 import json
 import os
 import statistics
@@ -155,46 +157,127 @@ def sdk_get(url: str, n: int, c: int) -> Run:
     return run
 
 
-async def throughput(
-    server: RawServer,
-    impls: dict[str, Callable[[str, int, int], Run | None]],
-    n: int,
-    c: int,
-    repeats: int,
+def raw_post_workers(url: str, n: int, c: int) -> Run:
+    """Raw aiohttp shaped like ``create_many``: ``c`` long-lived workers share the work."""
+
+    async def run() -> int:
+        connector = aiohttp.TCPConnector(limit=c)
+        headers = {"Authorization": f"Bearer {LYRA_KEY}"}
+        left = iter(range(n))
+        async with aiohttp.ClientSession(connector=connector) as s:
+
+            async def worker() -> None:
+                for _ in left:
+                    async with s.post(f"{url}/api/v1/meeting", json=BODY, headers=headers) as r:
+                        await r.json()
+
+            await asyncio.gather(*(worker() for _ in range(c)))
+        return n
+
+    return run
+
+
+Make = Callable[[str, int, int], Run | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """An SDK (or peer) implementation and the raw one it is measured against, run
+    back to back in every round. ``share`` scales the request count (slow peers)."""
+
+    label: str
+    raw: tuple[str, Make]
+    sdk: Make
+    loop: str = "asyncio"
+    share: float = 1.0
+
+
+def _loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if kind == "uvloop":
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+        return factory
+    return asyncio.new_event_loop
+
+
+def run_once(
+    server: RawServer, make: Make, n: int, c: int, loop: str = "asyncio"
+) -> tuple[float, float, float] | None:
+    """One run on a fresh loop of its own: wall seconds, client CPU seconds, server CPU
+    seconds; ``None`` when the implementation is not installed."""
+    run = make(server.url, n, c)
+    if run is None:
+        return None
+    before = server.cpu_seconds()
+    with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
+        wall, cpu, _ = runner.run(measure(run))
+    return wall, cpu, server.cpu_seconds() - before
+
+
+def uvloop_installed() -> bool:
+    return importlib.util.find_spec("uvloop") is not None
+
+
+def throughput(
+    server: RawServer, pairs: list[Pair], n: int, c: int, rounds: int
 ) -> list[dict[str, Any]]:
-    """Interleave the implementations ``repeats`` times; medians of rate and CPU."""
-    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in impls}
-    server_cpu: dict[str, float] = dict.fromkeys(impls, 0.0)
-    for name, make in impls.items():  # warm-up: connections, imports, caches
-        run = make(server.url, min(n, 200), c)
-        if run is not None:
-            await run()
-    for _ in range(repeats):
-        for name, make in impls.items():
-            run = make(server.url, n, c)
-            if run is None:
-                continue
-            before = server.cpu_seconds()
-            runs[name].append(await measure(run))
-            server_cpu[name] += server.cpu_seconds() - before
-    rows = []
-    for name, samples in runs.items():
-        if not samples:
-            rows.append({"impl": name, "concurrency": c, "skipped": "not installed"})
+    """Every round runs each pair raw then SDK; the ratios are medians of the per-round
+    ratios (SDK / raw of the same round), the absolute figures medians of the runs."""
+    raw_runs: dict[str, list[tuple[float, float, float, int]]] = {}
+    sdk_runs: dict[str, list[tuple[float, float, float, int] | None]] = {}
+    ratios: dict[str, list[tuple[float, float]]] = {p.label: [] for p in pairs}
+    for pair in pairs:  # warm-up: imports, caches, the server's first connections
+        if pair.loop == "uvloop" and not uvloop_installed():
             continue
-        wall = statistics.median(s[0] for s in samples)
-        cpu = statistics.median(s[1] for s in samples)
-        rows.append(
-            {
-                "impl": name,
-                "concurrency": c,
-                "n": n,
-                "rps": n / wall,
-                "cpu_us_per_req": cpu / n * 1e6,
-                "server_cpu_share": server_cpu[name] / sum(s[0] for s in samples),
-            }
+        run_once(server, pair.raw[1], min(n, 200), c)
+        run_once(server, pair.sdk, max(1, int(min(n, 200) * pair.share)), c, pair.loop)
+    for _ in range(rounds):
+        for pair in pairs:
+            if pair.loop == "uvloop" and not uvloop_installed():
+                sdk_runs.setdefault(pair.label, []).append(None)
+                continue
+            size = max(1, int(n * pair.share))
+            raw = run_once(server, pair.raw[1], size, c)
+            sdk = run_once(server, pair.sdk, size, c, pair.loop)
+            assert raw is not None
+            raw_runs.setdefault(pair.raw[0], []).append((*raw, size))
+            sdk_runs.setdefault(pair.label, []).append(None if sdk is None else (*sdk, size))
+            if sdk is not None:
+                # rps ratio = raw wall / sdk wall (same size); cpu ratio likewise.
+                ratios[pair.label].append((raw[0] / sdk[0], sdk[1] / raw[1]))
+    rows = [_row(name, "asyncio", c, runs) for name, runs in raw_runs.items()]
+    for pair in pairs:
+        samples = [s for s in sdk_runs.get(pair.label, []) if s is not None]
+        if not samples:
+            why = "uvloop not installed" if pair.loop == "uvloop" else "not installed"
+            rows.append({"impl": pair.label, "loop": pair.loop, "c": c, "skipped": why})
+            continue
+        row = _row(pair.label, pair.loop, c, samples)
+        per_round = ratios[pair.label]
+        row["vs"] = pair.raw[0]
+        row["rps_ratio"] = statistics.median(r[0] for r in per_round)
+        row["cpu_ratio"] = statistics.median(r[1] for r in per_round)
+        row["rps_ratio_range"] = (
+            f"{min(r[0] for r in per_round):.2f}-{max(r[0] for r in per_round):.2f}"
         )
+        rows.append(row)
     return rows
+
+
+def _row(
+    name: str, loop: str, c: int, runs: list[tuple[float, float, float, int]]
+) -> dict[str, Any]:
+    return {
+        "impl": name,
+        "loop": loop,
+        "c": c,
+        "n": runs[0][3],
+        "runs": len(runs),
+        "rps": statistics.median(size / wall for wall, _, _, size in runs),
+        "cpu_us_per_req": statistics.median(cpu / size * 1e6 for _, cpu, _, size in runs),
+        "server_cpu_share": sum(r[2] for r in runs) / sum(r[0] for r in runs),
+    }
 
 
 # -- many bots: wait_many versus a task per bot ------------------------------------------
@@ -203,7 +286,7 @@ async def throughput(
 @contextlib.contextmanager
 def fake_server_process(time_scale: float) -> Any:
     """A FakeServer in its own process (so the client's memory is the client's)."""
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603  (this interpreter, the SDK's own module)
         [
             sys.executable,
             "-m",
@@ -247,14 +330,15 @@ async def many_bots(n: int, time_scale: float) -> list[dict[str, Any]]:
             mavera_api_key=env["MAVERA_API_KEY"],
             lyra_base_url=env["LYRA_BASE_URL"],
             mavera_base_url=env["MAVERA_BASE_URL"],
+            # The fake allows any rate; the SDK would pace its absurd limit as 10,000 a
+            # minute, which the task-per-bot loop (~3 polls a bot) would run into.
+            rate_limit=False,
         )
         async with session as s:
             for mode in ("wait_many", "task per bot"):
                 created = await s.mavera.meetings.create_many(
                     [
-                        lm.mavera.BotRequest(
-                            f"https://zoom.us/j/{8500 + len(mode)}000{i}"
-                        )
+                        lm.mavera.BotRequest(f"https://zoom.us/j/{8500 + len(mode)}000{i}")
                         for i in range(n)
                     ],
                     concurrency=100,
@@ -283,6 +367,7 @@ async def many_bots(n: int, time_scale: float) -> list[dict[str, Any]]:
                         "done": done,
                         "requests_per_bot": (s.stats.attempts - before_requests) / len(ids),
                         "peak_rss_growth_mb": peak[0] - baseline,
+                        "rss_bytes_per_bot": (peak[0] - baseline) * 2**20 / len(ids),
                         "wall_s": wall,
                     }
                 )
@@ -306,10 +391,7 @@ async def rate_limited(items: int, limit: int, window: float) -> dict[str, Any]:
         async with fake.session() as s:
             started = time.perf_counter()
             results = await s.mavera.meetings.create_many(
-                [
-                    lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}")
-                    for i in range(items)
-                ],
+                [lm.mavera.BotRequest(f"https://zoom.us/j/8500000{i}") for i in range(items)],
                 concurrency=50,
             )
             wall = time.perf_counter() - started

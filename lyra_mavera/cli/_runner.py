@@ -1,9 +1,9 @@
-"""How a command runs: the shared ``--json``/``--debug`` options, the event loop, and
-errors and Ctrl-C turned into one line and an exit code."""
+"""How a command runs: the shared ``--json``/``--debug`` options, the event loop (uvloop
+when it is installed, see :mod:`lyra_mavera._loop`), and errors and Ctrl-C turned into
+one line and an exit code."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
@@ -13,6 +13,7 @@ import click
 
 import lyra_mavera as lm
 
+from .. import _loop
 from ._output import EXIT_INTERRUPTED, CliError, Output, aware_datetime
 
 __all__ = ["common", "parse_when", "run", "session_command", "time_scale_option"]
@@ -68,7 +69,7 @@ def run(
 
         logging.basicConfig(level=logging.DEBUG)
     try:
-        code = asyncio.run(work(out))
+        code = _loop.run(work(out))
     except KeyboardInterrupt:
         if stop_code:
             if out.json and not out.final_emitted:

@@ -48,6 +48,7 @@ __all__ = [
     "check_timeout",
     "follow",
     "notify",
+    "warn_if_unknown",
 ]
 
 logger = logging.getLogger("lyra_mavera")
@@ -76,11 +77,7 @@ class Follow:
     def observe(self, meeting: Meeting, now: float) -> bool:
         """Take in a fresh answer; ``True`` when the status changed (and is reported)."""
         status = meeting.status
-        if status not in STATUS_RANK and status not in _warned_unknown:
-            _warned_unknown.add(str(status))
-            logger.warning(
-                "mavera sent an unknown bot status %r; treating it as in progress", status
-            )
+        warn_if_unknown(status)
         step = _step.on_answer(
             self.state,
             str(status),
@@ -133,6 +130,14 @@ class Follow:
             else f"mavera bot {self.meeting_id}: wait ended ({seen})",
             meeting=self.last,
         )
+
+
+def warn_if_unknown(status: str) -> None:
+    """Log a status this SDK does not know, once per status (it is followed as in
+    progress)."""
+    if status not in STATUS_RANK and status not in _warned_unknown:
+        _warned_unknown.add(str(status))
+        logger.warning("mavera sent an unknown bot status %r; treating it as in progress", status)
 
 
 def bot_failed(meeting: Meeting) -> BotFailedError:

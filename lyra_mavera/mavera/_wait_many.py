@@ -2,8 +2,12 @@
 
 One due-time heap holds every bot that is waiting for its next poll; a fixed pool of
 ``concurrency`` workers takes due work from a queue. No task sleeps per bot, so
-memory grows with the bots' state (a few hundred bytes plus the last meeting seen),
-not with tasks.
+memory grows with the bots' state, not with tasks: a waiting bot is a :class:`_Bot`
+(the fields of :class:`~lyra_mavera.mavera._step.StepState`, flat, in ``__slots__``,
+about 300 bytes with its heap entry). The last meeting seen is kept only when a result
+may need it: with a ``timeout`` (``WaitTimeoutError.meeting``) or while the status on
+record is ``recording_permission_denied`` (a stale answer after the grace period ends
+the bot with that meeting). A finished bot keeps nothing but its result.
 
 When many bots are due at once, one ``GET /meetings`` page answers up to 100 of them:
 the scheduler sweeps pages instead of fetching bots one by one when at least
@@ -26,14 +30,63 @@ from .. import _clock
 from .._bulk import bare_errors, check_concurrency
 from .._errors import LyraMaveraError, ResponseValidationError, ValidationError
 from .._validate import check_id
+from . import _step
 from ._models import Meeting, MeetingStatus
 from ._pages import Lister
-from ._poll import Follow, GetMeeting, OnStatus, PollPolicy, notify
+from ._poll import (
+    TRANSIENT_ERRORS,
+    Follow,
+    GetMeeting,
+    OnStatus,
+    PollPolicy,
+    bot_failed,
+    notify,
+    warn_if_unknown,
+)
+from ._step import StepState
 
 __all__ = ["wait_many"]
 
 Outcome = Meeting | LyraMaveraError
 _PAGE = 100
+_DENIED = MeetingStatus.RECORDING_PERMISSION_DENIED
+
+
+class _Bot:
+    """What ``wait_many`` keeps of one bot while it waits: its step state, flat (a
+    :class:`~lyra_mavera.mavera._step.StepState` is built only to take an answer in),
+    when it is due, and the last meeting when a result may need it."""
+
+    __slots__ = ("denied_since", "due", "errors", "join_at", "last", "rank", "status", "unchanged")
+
+    def __init__(self, due: float) -> None:
+        self.status: str | None = None
+        self.rank = -1
+        self.unchanged = 0
+        self.denied_since: float | None = None
+        self.errors = 0
+        self.join_at: float | None = None
+        self.last: Meeting | None = None
+        #: When its live heap entry is due (older entries for the bot are skipped).
+        self.due = due
+
+    def state(self) -> StepState:
+        return {
+            "status": self.status,
+            "rank": self.rank,
+            "unchanged": self.unchanged,
+            "denied_since": self.denied_since,
+            "errors": self.errors,
+            "join_at": self.join_at,
+        }
+
+    def keep(self, state: StepState) -> None:
+        self.status = state["status"]
+        self.rank = state["rank"]
+        self.unchanged = state["unchanged"]
+        self.denied_since = state["denied_since"]
+        self.errors = state["errors"]
+        self.join_at = state["join_at"]
 
 
 class _Scheduler:
@@ -51,14 +104,16 @@ class _Scheduler:
         self.policy = policy
         self.timeout = timeout
         self.on_status = on_status
-        self.follows = {i: Follow(i, policy) for i in ids}
-        self.results: dict[str, Outcome] = {}
         now = _clock.monotonic()
+        #: The bots still waiting (a finished bot leaves; its outcome is in results).
+        self.follows = {i: _Bot(now) for i in ids}
+        self.results: dict[str, Outcome] = {}
+        self.keep_last = timeout is not None
         self.deadline = None if timeout is None else now + timeout
         self._seq = itertools.count()
-        # A heap entry counts only while it matches next_at: rescheduling a bot (after a
-        # sweep saw it early) leaves its old entry behind, and that entry is skipped.
-        self.next_at = dict.fromkeys(ids, now)
+        # A heap entry counts only while it matches its bot's ``due``: rescheduling a bot
+        # (after a sweep saw it early) leaves its old entry behind, and that entry is
+        # skipped.
         self.heap: list[tuple[float, int, str]] = [(now, next(self._seq), i) for i in ids]
         self.queue: asyncio.Queue[list[str]] = asyncio.Queue()
         self.wake = asyncio.Event()
@@ -71,38 +126,70 @@ class _Scheduler:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    def _schedule(self, meeting_id: str, at: float) -> None:
-        self.next_at[meeting_id] = at
+    def _schedule(self, meeting_id: str, bot: _Bot, at: float) -> None:
+        bot.due = at
         heapq.heappush(self.heap, (at, next(self._seq), meeting_id))
 
     def _finish(self, meeting_id: str, outcome: Outcome) -> None:
         self.results[meeting_id] = outcome
-        self.next_at.pop(meeting_id, None)
+        del self.follows[meeting_id]
 
     async def _apply(self, meeting: Meeting) -> None:
-        state = self.follows.get(meeting.id)
-        if state is None or meeting.id in self.results:
+        """Take in an answer, as :meth:`Follow.observe` does for one bot."""
+        meeting_id = meeting.id
+        bot = self.follows.get(meeting_id)
+        if bot is None:
             return
+        warn_if_unknown(meeting.status)
         now = _clock.monotonic()
-        if state.observe(meeting, now):
+        step = _step.on_answer(
+            bot.state(),
+            str(meeting.status),
+            join_at=meeting.join_at.timestamp() if meeting.join_at is not None else None,
+            now=now,
+            wall=_clock.now(),
+            policy=self.policy,
+            rand=0.0,  # the delay is drawn below (next_delay), as for one bot
+        )
+        state = step["state"]
+        bot.keep(state)
+        if not step["stale"]:
+            # The last meeting on record, only when a result may need it later.
+            bot.last = meeting if self.keep_last or bot.status == _DENIED else None
+        last = bot.last if step["stale"] else meeting
+        if step["changed"]:
             await notify(self.on_status, meeting)
-        if state.finished(now):
-            last = state.last
-            assert last is not None
-            self._finish(meeting.id, last if last.status == MeetingStatus.DONE else state.failure())
+        outcome = _step.finished(state, now, self.policy)
+        if outcome is not None:
+            assert last is not None  # a stale answer ends a bot only past the denial grace
+            self._finish(meeting_id, last if outcome == "done" else bot_failed(last))
         else:
-            self._schedule(meeting.id, now + state.next_delay(now, random.random()))
+            delay = _step.next_delay(
+                state, now=now, wall=_clock.now(), policy=self.policy, rand=random.random()
+            )
+            self._schedule(meeting_id, bot, now + delay)
 
     def _failed_poll(self, meeting_id: str, exc: LyraMaveraError) -> None:
-        step = self.follows[meeting_id].failed_poll(exc)
+        bot = self.follows.get(meeting_id)
+        if bot is None:  # finished meanwhile (a sweep saw it)
+            return
+        step = _step.on_error(
+            bot.state(),
+            transient=isinstance(exc, TRANSIENT_ERRORS),
+            policy=self.policy,
+            rand=random.random(),
+        )
+        bot.keep(step["state"])
         if step["outcome"] is not None:
             self._finish(meeting_id, exc)
         else:
-            self._schedule(meeting_id, _clock.monotonic() + step["delay"])
+            self._schedule(meeting_id, bot, _clock.monotonic() + step["delay"])
 
     # -- work ----------------------------------------------------------------------------
 
     async def _poll_one(self, meeting_id: str) -> None:
+        if meeting_id not in self.follows:
+            return  # a sweep finished it while it was queued
         self.requests += 1
         try:
             meeting = await self.get(meeting_id)
@@ -122,7 +209,7 @@ class _Scheduler:
         """Read ``GET /meetings`` pages (newest first) until every due bot was seen or the
         page budget is spent; every tracked bot met on the way is updated."""
         wanted = set(due)
-        active = len(self.follows) - len(self.results)
+        active = len(self.follows)
         budget = 2 * math.ceil(active / _PAGE) + 2
         seen = 0
         try:
@@ -131,8 +218,8 @@ class _Scheduler:
                     if seen % _PAGE == 0:
                         self.requests += 1
                     seen += 1
+                    wanted.discard(meeting.id)
                     if meeting.id in self.follows:
-                        wanted.discard(meeting.id)
                         await self._apply(meeting)
                     if not wanted or seen >= budget * _PAGE:
                         break
@@ -161,14 +248,15 @@ class _Scheduler:
         """Hand due work to the workers: one sweep when enough bots are due within the
         horizon and a sweep is cheaper, else single fetches of the bots due now.
         Returns True when the work is held back for the sweep already running."""
-        heap, next_at = self.heap, self.next_at
+        heap, follows = self.heap, self.follows
         soon: list[tuple[float, int, str]] = []
         horizon = now + self.policy.sweep_horizon / self.policy.time_scale
         while heap and heap[0][0] <= horizon:
             entry = heapq.heappop(heap)
-            if next_at.get(entry[2]) == entry[0]:
+            bot = follows.get(entry[2])
+            if bot is not None and bot.due == entry[0]:
                 soon.append(entry)
-        active = len(self.follows) - len(self.results)
+        active = len(follows)
         pages = self.sweep_pages or math.ceil(active / _PAGE)
         if len(soon) >= self.policy.sweep_min and pages < len(soon):
             if self.sweeping:
@@ -196,9 +284,10 @@ class _Scheduler:
             finally:
                 for worker in workers:
                     worker.cancel()
-        for meeting_id, state in self.follows.items():
-            if meeting_id not in self.results:
-                self.results[meeting_id] = state.timeout(self.timeout)
+        for meeting_id, bot in self.follows.items():
+            # The message and the last meeting as waiting for one bot reports them.
+            late = Follow(meeting_id, self.policy, last=bot.last)
+            self.results[meeting_id] = late.timeout(self.timeout)
         return self.results
 
     async def _schedule_loop(self) -> None:
