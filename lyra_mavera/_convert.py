@@ -2,7 +2,7 @@
 
 Models declare their reading quirks as field metadata (:func:`json_field`); this
 module turns them into hooks, so no model module patches the converter. May import
-``_datetimes``, ``_errors`` and ``_fields`` only.
+``_datetimes``, ``_errors``, ``_fields`` and ``_scalars`` only.
 
 Responses are read tolerantly where the providers are vague (unknown fields are
 ignored, unknown enum values are kept as raw strings, datetimes take ``Z`` or an
@@ -32,6 +32,20 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from ._datetimes import format_datetime, format_datetime_exact, parse_datetime
 from ._errors import ResponseValidationError
 from ._fields import JSON_NAME, NULL_AS, REST, WHOLE, json_field
+from ._scalars import (
+    SCALARS,
+    any_dict,
+    datetime_hook,
+    json_type,
+    optional_datetime,
+    optional_int,
+    optional_str,
+    str_or_dict,
+    strict_bool,
+    strict_float,
+    strict_int,
+    strict_str,
+)
 
 __all__ = [
     "STRUCTURE_ERRORS",
@@ -48,59 +62,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-def _strict_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise TypeError(f"expected a string, got {_json_type(value)}")
-
-
-def _strict_int(value: Any, _: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"expected an integer, got {_json_type(value)}")
-
-
-def _strict_float(value: Any, _: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise TypeError(f"expected a number, got {_json_type(value)}")
-
-
-def _strict_bool(value: Any, _: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise TypeError(f"expected a boolean, got {_json_type(value)}")
-
-
-def _datetime(value: Any, _: Any) -> datetime:
-    return parse_datetime(value)
-
-
-#: The scalar hooks every converter registers (the optional fast hooks stand for them).
-_SCALARS: dict[Any, Any] = {str: _strict_str, int: _strict_int, datetime: _datetime}
-
-
-def _any_dict(value: Any, _: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    raise TypeError(f"expected an object, got {_json_type(value)}")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        list: "array",
-        dict: "object",
-    }.get(type(value), type(value).__name__)
 
 
 def _is_str(tp: Any) -> bool:
@@ -131,16 +92,10 @@ def _enum_or_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
         if value is None and nullable:
             return None
         if not isinstance(value, str):
-            raise TypeError(f"expected a string, got {_json_type(value)}")
+            raise TypeError(f"expected a string, got {json_type(value)}")
         return members.get(value, value)
 
     return hook
-
-
-def _str_or_dict(value: Any, _: Any) -> str | dict[str, Any]:
-    if isinstance(value, str | dict):
-        return value
-    raise TypeError(f"expected a string or an object, got {_json_type(value)}")
 
 
 def _is_sequence(tp: Any) -> bool:
@@ -171,7 +126,7 @@ def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
 
         def fast(value: Any, _: Any) -> Any:
             if not isinstance(value, list):
-                raise TypeError(f"expected an array, got {_json_type(value)}")
+                raise TypeError(f"expected an array, got {json_type(value)}")
             return container([one(element, item) for element in value])
 
         if not conv.detailed_validation:
@@ -180,7 +135,7 @@ def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
         def hook(value: Any, _: Any) -> Any:
             # cattrs would iterate a dict's keys or a string's characters: refuse them.
             if not isinstance(value, list):
-                raise TypeError(f"expected an array, got {_json_type(value)}")
+                raise TypeError(f"expected an array, got {json_type(value)}")
             out = []
             errors: list[Exception] = []
             for index, element in enumerate(value):
@@ -232,7 +187,7 @@ def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, 
         def hook(value: Any, tp: Any) -> Any:
             # cattrs alone would build an all-defaults instance from a string: refuse it.
             if not isinstance(value, dict):
-                raise TypeError(f"expected an object, got {_json_type(value)}")
+                raise TypeError(f"expected an object, got {json_type(value)}")
             if fills or rest or whole:
                 data = dict(value)
                 for key, fill in fills.items():
@@ -251,20 +206,6 @@ def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, 
     return factory
 
 
-def _optional_str(value: Any, _: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise TypeError(f"expected a string, got {_json_type(value)}")
-
-
-def _optional_int(value: Any, _: Any) -> int | None:
-    return None if value is None else _strict_int(value, _)
-
-
-def _optional_datetime(value: Any, _: Any) -> datetime | None:
-    return None if value is None else parse_datetime(value)
-
-
 def _field_hook(conv: cattrs.Converter, tp: Any) -> Callable[[Any, Any], Any]:
     """The hook of a field of type ``tp``, resolved now rather than dispatched on every
     call: an ``X | None`` that cattrs would treat as a plain optional becomes a ``None``
@@ -275,8 +216,8 @@ def _field_hook(conv: cattrs.Converter, tp: Any) -> Callable[[Any, Any], Any]:
         others = [a for a in args if a is not type(None)]
         if len(others) == 1 and len(args) == 2:
             of = others[0]
-            common = {str: _optional_str, int: _optional_int, datetime: _optional_datetime}
-            if of in common and conv.get_structure_hook(of) is _SCALARS[of]:
+            common = {str: optional_str, int: optional_int, datetime: optional_datetime}
+            if of in common and conv.get_structure_hook(of) is SCALARS[of]:
                 return common[of]
             inner = conv.get_structure_hook(of)
 
@@ -355,7 +296,7 @@ def _str_or_model_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any,
                 return value
             if isinstance(value, dict):
                 return conv.structure(value, model)
-            raise TypeError(f"expected a string or an object, got {_json_type(value)}")
+            raise TypeError(f"expected a string or an object, got {json_type(value)}")
 
         return hook
 
@@ -368,18 +309,18 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
     ``detailed=False`` is the fast path: the same hooks, so it accepts and refuses
     exactly the same data, but its errors do not say where (see :func:`structure`)."""
     conv = cattrs.Converter(forbid_extra_keys=strict, detailed_validation=detailed)
-    conv.register_structure_hook(str, _strict_str)
-    conv.register_structure_hook(int, _strict_int)
-    conv.register_structure_hook(float, _strict_float)
-    conv.register_structure_hook(bool, _strict_bool)
-    conv.register_structure_hook(datetime, _datetime)
+    conv.register_structure_hook(str, strict_str)
+    conv.register_structure_hook(int, strict_int)
+    conv.register_structure_hook(float, strict_float)
+    conv.register_structure_hook(bool, strict_bool)
+    conv.register_structure_hook(datetime, datetime_hook)
     conv.register_unstructure_hook(datetime, format_datetime_exact)
     for kind in (enum.Enum, enum.StrEnum):  # StrEnum: or `str` would pass the member on
         conv.register_unstructure_hook(kind, lambda v: v.value)
     # A union field is written by what it holds (an enum member, a model or a string).
     conv.register_unstructure_hook_func(_is_union, conv.unstructure)
-    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
-    conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], _str_or_dict)
+    conv.register_structure_hook_func(lambda t: t == dict[str, Any], any_dict)
+    conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], str_or_dict)
     conv.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_hook)
     conv.register_structure_hook_factory(_is_str_or_model, _str_or_model_hook(conv))
     conv.register_structure_hook_factory(_is_sequence, _sequence_hook(conv))

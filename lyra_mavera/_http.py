@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -43,6 +42,7 @@ from ._errors import (
     ValidationError,
 )
 from ._headers import RateLimitInfo, parse_retry_after, request_id_of
+from ._ids import new_request_id
 from ._options import CallOptions
 from ._retry import RetryPolicy
 
@@ -393,7 +393,7 @@ def build_request(
         method=method.upper(),
         url=base_url + path,
         path=path,
-        request_id=str(uuid.uuid4()),
+        request_id=new_request_id(),
         attempt=0,
         headers=headers,
         params=params,

@@ -506,3 +506,26 @@ async def test_callback_sees_json_body(fake: FakeServer) -> None:
         await s.mavera.meetings.create(ZOOM, title="Q4 review")
     bodies = [c.body for c in fake.requests_to("POST", "/meetings")]
     assert bodies == [b'{"meeting_url":"https://zoom.us/j/123456789","title":"Q4 review"}']
+
+
+def test_request_ids_are_uuid4_shaped_unique_and_fresh_after_fork() -> None:
+    """Request ids (a POST's Idempotency-Key) are UUID4-shaped and never repeat, in this
+    process or in a forked child (which would otherwise continue its parent's series)."""
+    import os
+    import uuid
+
+    from lyra_mavera._ids import new_request_id
+
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids[:100])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write its next id and leave at once
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    assert child not in ids and child[:23] != new_request_id()[:23]
