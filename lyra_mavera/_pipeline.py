@@ -97,14 +97,30 @@ class Pipeline:
                     provider=provider,
                     sent=False,
                 )
-            request = attrs.evolve(
-                first,
-                attempt=attempt,
-                headers=dict(first.headers),
-                timeout=first.timeout if left is None else min(first.timeout, left),
-                max_wait=first.max_wait if left is None else min(first.max_wait, left),
-                deadline_at=deadline,
-            )
+            timeout = first.timeout if left is None else min(first.timeout, left)
+            max_wait = first.max_wait if left is None else min(first.max_wait, left)
+            if attempt == 1:
+                # The first attempt is the request built for it (no copy on the hot path);
+                # later ones start from it as it was before any middleware touched it.
+                pristine = (first.method, first.url, first.params, first.body, first.headers)
+                first.headers = dict(first.headers)
+                request = first
+                request.attempt, request.timeout, request.max_wait = 1, timeout, max_wait
+                request.deadline_at = deadline
+            else:
+                method, url, params, body, headers = pristine
+                request = attrs.evolve(
+                    first,
+                    method=method,
+                    url=url,
+                    params=params,
+                    body=body,
+                    attempt=attempt,
+                    headers=dict(headers),
+                    timeout=timeout,
+                    max_wait=max_wait,
+                    deadline_at=deadline,
+                )
             outcome = await self._attempt(request)
             if isinstance(outcome, Response):
                 return outcome

@@ -76,8 +76,11 @@ def check_aware_datetime(param: str, value: object) -> datetime:
 
 def check_emails(param: str, value: object) -> list[str]:
     """One email address or an iterable of them, as a list."""
+    items: list[object] | tuple[object, ...]
     if isinstance(value, str):
-        items: list[object] = [value]
+        items = [value]
+    elif type(value) is list or type(value) is tuple:  # the usual case: no ABC check
+        items = value
     elif isinstance(value, Iterable) and not isinstance(value, bytes | dict):
         items = list(value)
     else:

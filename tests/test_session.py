@@ -278,6 +278,29 @@ async def test_user_middleware_sees_every_attempt(fake: FakeServer) -> None:
     assert [CIMultiDict(c.headers)["X-Team"] for c in gets] == ["scheduling", "scheduling"]
 
 
+async def test_what_a_middleware_changes_on_one_attempt_does_not_leak_into_the_next(
+    fake: FakeServer,
+) -> None:
+    """Each attempt starts from the request as the SDK built it: a middleware that
+    appends to a header and rewrites the URL on attempt 1 does not see its own changes
+    on attempt 2."""
+    seen: list[tuple[str | None, str]] = []
+
+    async def stamp(request: lm.Request, call_next: lm.Handler) -> lm.Response:
+        seen.append((request.headers.get("X-Trail"), request.url))
+        request.headers["X-Trail"] = request.headers.get("X-Trail", "") + "x"
+        if request.attempt == 1:
+            request.url = request.url + "?attempt=1"
+        return await call_next(request)
+
+    bot_id = await bot_on(fake)
+    fake.inject("status", status=503, route=GET_MEETING, times=1)
+    async with fake.session(middlewares=[stamp]) as s:
+        await s.mavera.meetings.get(bot_id)
+    assert [trail for trail, _ in seen] == [None, None]
+    assert seen[0][1] == seen[1][1] and "attempt" not in seen[1][1]
+
+
 async def test_get_retried_then_succeeds(fake: FakeServer, sleeps: list[float]) -> None:
     """A GET that meets 500 then 502 succeeds on the third attempt, with backoff between."""
     bot_id = await bot_on(fake)
