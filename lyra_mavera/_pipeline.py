@@ -97,30 +97,12 @@ class Pipeline:
                     provider=provider,
                     sent=False,
                 )
-            timeout = first.timeout if left is None else min(first.timeout, left)
-            max_wait = first.max_wait if left is None else min(first.max_wait, left)
             if attempt == 1:
                 # The first attempt is the request built for it (no copy on the hot path);
                 # later ones start from it as it was before any middleware touched it.
                 pristine = (first.method, first.url, first.params, first.body, first.headers)
                 first.headers = dict(first.headers)
-                request = first
-                request.attempt, request.timeout, request.max_wait = 1, timeout, max_wait
-                request.deadline_at = deadline
-            else:
-                method, url, params, body, headers = pristine
-                request = attrs.evolve(
-                    first,
-                    method=method,
-                    url=url,
-                    params=params,
-                    body=body,
-                    attempt=attempt,
-                    headers=dict(headers),
-                    timeout=timeout,
-                    max_wait=max_wait,
-                    deadline_at=deadline,
-                )
+            request = _attempt_of(first, pristine, attempt, left, deadline)
             outcome = await self._attempt(request)
             if isinstance(outcome, Response):
                 return outcome
@@ -150,3 +132,33 @@ class Pipeline:
         return error_from_response(
             request.provider, response.status, response.headers, response.body
         )
+
+
+def _attempt_of(
+    first: Request,
+    pristine: tuple[str, str, Mapping[str, str] | None, bytes | None, dict[str, str]],
+    attempt: int,
+    left: float | None,
+    deadline: float | None,
+) -> Request:
+    """Attempt ``attempt`` of a call: the first request itself, later a copy of it as it
+    was built (``pristine``), with the bounds of what is left of the deadline."""
+    timeout = first.timeout if left is None else min(first.timeout, left)
+    max_wait = first.max_wait if left is None else min(first.max_wait, left)
+    if attempt == 1:
+        first.attempt, first.timeout, first.max_wait = 1, timeout, max_wait
+        first.deadline_at = deadline
+        return first
+    method, url, params, body, headers = pristine
+    return attrs.evolve(
+        first,
+        method=method,
+        url=url,
+        params=params,
+        body=body,
+        attempt=attempt,
+        headers=dict(headers),
+        timeout=timeout,
+        max_wait=max_wait,
+        deadline_at=deadline,
+    )
