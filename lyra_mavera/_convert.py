@@ -2,7 +2,8 @@
 
 Models declare their reading quirks as field metadata (:func:`json_field`); this
 module turns them into hooks, so no model module patches the converter. May import
-``_datetimes``, ``_errors``, ``_fields`` and ``_scalars`` only.
+``_datetimes``, ``_errors``, ``_fastgen``, ``_fields``, ``_scalars`` and
+``_typeforms`` only.
 
 Responses are read tolerantly where the providers are vague (unknown fields are
 ignored, unknown enum values are kept as raw strings, datetimes take ``Z`` or an
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import enum
 import json
-import types
 import typing
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +31,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._datetimes import format_datetime, format_datetime_exact, parse_datetime
 from ._errors import ResponseValidationError
+from ._fastgen import generate
 from ._fields import JSON_NAME, NULL_AS, REST, WHOLE, json_field
 from ._scalars import (
     SCALARS,
@@ -45,6 +46,13 @@ from ._scalars import (
     strict_float,
     strict_int,
     strict_str,
+)
+from ._typeforms import (
+    is_enum_or_str,
+    is_sequence,
+    is_str_or_model,
+    is_union,
+    optional_of,
 )
 
 __all__ = [
@@ -64,24 +72,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _is_str(tp: Any) -> bool:
-    """``str``, or a ``NewType`` of it (``UnknownStatus``)."""
-    return tp is str or getattr(tp, "__supertype__", None) is str
-
-
-def _is_enum_or_str(tp: Any) -> bool:
-    """``SomeStrEnum | str`` or ``SomeStrEnum | NewType(..., str)`` (optionally
-    ``| None``): keep unknown values as raw strings."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return False
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    return (
-        len(args) == 2
-        and any(_is_str(a) for a in args)
-        and any(isinstance(a, type) and issubclass(a, enum.Enum) for a in args)
-    )
-
-
 def _enum_or_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
     args = typing.get_args(tp)
     enum_cls = next(a for a in args if isinstance(a, type) and issubclass(a, enum.Enum))
@@ -96,14 +86,6 @@ def _enum_or_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
         return members.get(value, value)
 
     return hook
-
-
-def _is_sequence(tp: Any) -> bool:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is tuple:
-        return len(args) == 2 and args[1] is Ellipsis
-    return origin is list and len(args) == 1
 
 
 def _lazy(conv: cattrs.Converter, tp: Any) -> Callable[[Any, Any], Any]:
@@ -123,11 +105,15 @@ def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
         item = typing.get_args(tp)[0]
         container = tuple if typing.get_origin(tp) is tuple else list
         one = _lazy(conv, item)
+        found: list[Callable[[Any, Any], Any]] = []
 
         def fast(value: Any, _: Any) -> Any:
             if not isinstance(value, list):
                 raise TypeError(f"expected an array, got {json_type(value)}")
-            return container([one(element, item) for element in value])
+            if not found:  # looked up on first use: a model may name itself
+                found.append(conv.get_structure_hook(item))
+            element_hook = found[0]
+            return container([element_hook(element, item) for element in value])
 
         if not conv.detailed_validation:
             return fast
@@ -177,12 +163,18 @@ def _attrs_hook(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any, 
         rest = next((f.name for f in fields if f.metadata.get(REST)), None)
         whole = next((f.name for f in fields if f.metadata.get(WHOLE)), None)
         known = {f.metadata.get(JSON_NAME, f.name) for f in fields} - {rest, whole}
-        base = make_dict_structure_fn(
-            cls,
-            conv,
-            _cattrs_forbid_extra_keys=conv.forbid_extra_keys and rest is None and whole is None,
-            **renames,
-        )
+        if not (conv.detailed_validation or conv.forbid_extra_keys or generic):
+            # The fast path: one generated function, scalar checks inline.
+            base = generate(cls, conv.get_structure_hook, optional_of)
+            if not (fills or rest or whole):
+                return base
+        else:
+            base = make_dict_structure_fn(
+                cls,
+                conv,
+                _cattrs_forbid_extra_keys=conv.forbid_extra_keys and rest is None and whole is None,
+                **renames,
+            )
 
         def hook(value: Any, tp: Any) -> Any:
             # cattrs alone would build an all-defaults instance from a string: refuse it.
@@ -211,20 +203,17 @@ def _field_hook(conv: cattrs.Converter, tp: Any) -> Callable[[Any, Any], Any]:
     call: an ``X | None`` that cattrs would treat as a plain optional becomes a ``None``
     check in front of ``X``'s hook (what cattrs does, without its per-call lookup), in
     one function for the common scalars."""
-    if _is_union(tp) and not (_is_enum_or_str(tp) or _is_str_or_model(tp)):
-        args = typing.get_args(tp)
-        others = [a for a in args if a is not type(None)]
-        if len(others) == 1 and len(args) == 2:
-            of = others[0]
-            common = {str: optional_str, int: optional_int, datetime: optional_datetime}
-            if of in common and conv.get_structure_hook(of) is SCALARS[of]:
-                return common[of]
-            inner = conv.get_structure_hook(of)
+    of = optional_of(tp)
+    if of is not None:
+        common = {str: optional_str, int: optional_int, datetime: optional_datetime}
+        if of in common and conv.get_structure_hook(of) is SCALARS[of]:
+            return common[of]
+        inner = conv.get_structure_hook(of)
 
-            def optional(value: Any, _: Any) -> Any:
-                return None if value is None else inner(value, of)
+        def optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, of)
 
-            return optional
+        return optional
     return conv.get_structure_hook(tp)
 
 
@@ -272,19 +261,6 @@ def _default(field: attrs.Attribute[Any]) -> Any:
     return factory() if callable(factory) else default
 
 
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType)
-
-
-def _is_str_or_model(tp: Any) -> bool:
-    """``str | SomeAttrsModel`` (optionally ``| None``): a string stays a string, an object
-    becomes the model (Mavera's ``meeting_url`` is either)."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return False
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    return len(args) == 2 and str in args and any(attrs.has(a) for a in args)
-
-
 def _str_or_model_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
         args = typing.get_args(tp)
@@ -318,12 +294,12 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
     for kind in (enum.Enum, enum.StrEnum):  # StrEnum: or `str` would pass the member on
         conv.register_unstructure_hook(kind, lambda v: v.value)
     # A union field is written by what it holds (an enum member, a model or a string).
-    conv.register_unstructure_hook_func(_is_union, conv.unstructure)
+    conv.register_unstructure_hook_func(is_union, conv.unstructure)
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], any_dict)
     conv.register_structure_hook_func(lambda t: t == str | dict[str, Any], str_or_dict)
-    conv.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_hook)
-    conv.register_structure_hook_factory(_is_str_or_model, _str_or_model_hook(conv))
-    conv.register_structure_hook_factory(_is_sequence, _sequence_hook(conv))
+    conv.register_structure_hook_factory(is_enum_or_str, _enum_or_str_hook)
+    conv.register_structure_hook_factory(is_str_or_model, _str_or_model_hook(conv))
+    conv.register_structure_hook_factory(is_sequence, _sequence_hook(conv))
     conv.register_structure_hook_factory(attrs.has, _attrs_hook(conv))
     conv.register_unstructure_hook_factory(attrs.has, _attrs_unhook(conv))
     return conv

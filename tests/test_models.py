@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lyra_mavera as lm
@@ -169,6 +169,7 @@ def _replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
+@settings(max_examples=400)
 @given(st.data())
 def test_the_fast_path_accepts_and_refuses_exactly_what_the_detailed_one_does(
     data: st.DataObject,
