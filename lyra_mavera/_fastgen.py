@@ -39,6 +39,9 @@ _INLINE: dict[Any, list[str]] = {
 }
 
 
+_MISSING = object()
+
+
 def generate(
     cls: type[Any],
     hook_of: Callable[[Any], Callable[[Any, Any], Any]],
@@ -53,35 +56,65 @@ def generate(
         "parse_datetime": parse_datetime,
         "strict_int": strict_int,
         "strict_float": strict_float,
+        "__missing": _MISSING,
     }
     lines = [
         "def structure(o, _=None):",
         "    if not isinstance(o, dict): raise TypeError('expected an object')",
-        "    res = {}",
     ]
+    args: list[str] = []
     for index, field in enumerate(attrs.fields(cls)):
-        if not field.init:
-            continue
-        key = field.metadata.get(JSON_NAME, field.name)
-        steps = _INLINE.get(field.type)
-        if steps is None:
-            inner = optional_of(field.type)
-            of = field.type if inner is None else inner
-            scope[f"h{index}"], scope[f"t{index}"] = hook_of(of), of
-            steps = [("" if inner is None else "if v is not None: ") + f"v = h{index}(v, t{index})"]
-        indent = "    "
-        if field.default is attrs.NOTHING:
-            lines.append(f"{indent}v = o[{key!r}]")
-        else:
-            lines.append(f"{indent}if {key!r} in o:")
-            indent += "    "
-            lines.append(f"{indent}v = o[{key!r}]")
-        lines += [indent + step for step in steps]
-        lines.append(f"{indent}res[{field.alias!r}] = v")
-    lines.append("    return __cl(**res)")
+        if field.init:
+            lines += _read_field(index, field, scope, hook_of, optional_of)
+            name = f"a{index}"
+            args.append(f"{field.alias}={name}" if field.kw_only else name)
+    lines.append(f"    return __cl({', '.join(args)})")
     source = "\n".join(lines)
     where = f"<lyra_mavera fast structure {cls.__qualname__}>"
     # Our own code, written from the model's field names and JSON names only.
     exec(compile(source, where, "exec"), scope)  # noqa: S102
     function: Callable[[Any, Any], Any] = scope["structure"]
     return function
+
+
+def _read_field(
+    index: int,
+    field: attrs.Attribute[Any],
+    scope: dict[str, Any],
+    hook_of: Callable[[Any], Callable[[Any, Any], Any]],
+    optional_of: Callable[[Any], Any],
+) -> list[str]:
+    """The lines that set ``a<index>``: the field's value from ``o``, checked, or its
+    default when the key is absent (positional arguments: no kwargs dict to build)."""
+    key = field.metadata.get(JSON_NAME, field.name)
+    steps = _INLINE.get(field.type)
+    inner = None
+    if steps is None:
+        inner = optional_of(field.type)
+        of = field.type if inner is None else inner
+        scope[f"h{index}"], scope[f"t{index}"] = hook_of(of), of
+        steps = [("" if inner is None else "if v is not None: ") + f"v = h{index}(v, t{index})"]
+    out = f"a{index}"
+    default = field.default
+    if default is attrs.NOTHING:
+        return [f"    v = o[{key!r}]", *(f"    {step}" for step in steps), f"    {out} = v"]
+    nullable = inner is not None or steps[0].startswith("if v is not None")
+    if default is None and nullable:
+        # An absent key and a null both give the default, None: one lookup.
+        return [f"    v = o.get({key!r})", *(f"    {step}" for step in steps), f"    {out} = v"]
+    factory = getattr(default, "factory", None)  # an attrs.Factory
+    if callable(factory):
+        if getattr(default, "takes_self", False):
+            raise TypeError(f"{field.name}: a default that takes self is not supported")
+        scope[f"d{index}"] = factory
+        fill = f"d{index}()"
+    else:
+        scope[f"d{index}"] = default
+        fill = f"d{index}"
+    return [
+        f"    v = o.get({key!r}, __missing)",
+        f"    if v is __missing: {out} = {fill}",
+        "    else:",
+        *(f"        {step}" for step in steps),
+        f"        {out} = v",
+    ]
