@@ -10,8 +10,9 @@ which raises the error that names the field (a property test holds both to it).
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -23,14 +24,25 @@ from ._scalars import strict_float, strict_int
 __all__ = ["generate"]
 
 _NOT_STR = "raise TypeError('expected a string')"
+# parse_datetime's own common case (an ISO string in UTC) inline; anything else is
+# handed to it whole.
+_DATETIME = [
+    "if type(v) is str:",
+    "    try: d = fromisoformat(v)",
+    "    except ValueError: d = None",
+    "    v = d if d is not None and d.tzinfo is UTC else parse_datetime(v)",
+    "else: v = parse_datetime(v)",
+]
 _NOT_INT = "(not isinstance(v, int) or isinstance(v, bool))"
 # Field types checked inline: what to do with the value ``v`` bound for ``res[alias]``
 # (the scalar hooks' own tests; anything unusual goes to the hook itself).
 _INLINE: dict[Any, list[str]] = {
     str: [f"if not isinstance(v, str): {_NOT_STR}"],
     str | None: [f"if v is not None and not isinstance(v, str): {_NOT_STR}"],
-    datetime: ["v = parse_datetime(v)"],
-    datetime | None: ["if v is not None: v = parse_datetime(v)"],
+    # parse_datetime's own fast case (an ISO string with Z or +00:00) inline, the rest
+    # through it.
+    datetime: _DATETIME,
+    datetime | None: ["if v is not None:", *(f"    {line}" for line in _DATETIME)],
     int: [f"if {_NOT_INT}: v = strict_int(v, None)"],
     int | None: [f"if v is not None and {_NOT_INT}: v = strict_int(v, None)"],
     float: ["if type(v) is not float: v = strict_float(v, None)"],
@@ -40,6 +52,14 @@ _INLINE: dict[Any, list[str]] = {
 
 
 _MISSING = object()
+
+
+def _item_of(tp: Any) -> Any:
+    """``X`` of a ``tuple[X, ...]`` or ``list[X]`` field, else ``None``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return args[0] if origin is list and len(args) == 1 else None
 
 
 def generate(
@@ -54,6 +74,8 @@ def generate(
     scope: dict[str, Any] = {
         "__cl": cls,
         "parse_datetime": parse_datetime,
+        "fromisoformat": datetime.fromisoformat,
+        "UTC": UTC,
         "strict_int": strict_int,
         "strict_float": strict_float,
         "__missing": _MISSING,
@@ -89,6 +111,14 @@ def _read_field(
     key = field.metadata.get(JSON_NAME, field.name)
     steps = _INLINE.get(field.type)
     inner = None
+    item = _item_of(field.type)
+    if steps is None and item is not None:
+        kind = "tuple" if typing.get_origin(field.type) is tuple else "list"
+        scope[f"h{index}"], scope[f"t{index}"] = hook_of(item), item
+        steps = [
+            "if not isinstance(v, list): raise TypeError('expected an array')",
+            f"v = {kind}([h{index}(e, t{index}) for e in v])",  # builtins: tuple or list
+        ]
     if steps is None:
         inner = optional_of(field.type)
         of = field.type if inner is None else inner
