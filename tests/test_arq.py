@@ -12,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from lyra_mavera.contrib.arq import (
     worker_settings,
 )
 from lyra_mavera.testing import FakeServer
+from tests.fleet import log_tails, start_worker, stop_workers
 
 SCALE = 40.0
 
@@ -79,17 +79,6 @@ async def redis(redis_port: int) -> AsyncIterator[ArqRedis]:
     await pool.aclose()
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.arq_worker"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=os.path.dirname(os.path.dirname(__file__)),
-        )
-
-
 #: Only a guard against hangs: the fleet tests end on counts (every bot reported, the
 #: queue drained), never on a deadline that a loaded machine could miss.
 HANG_GUARD = 300.0
@@ -117,7 +106,7 @@ async def _until(
     while not await done():
         if time.monotonic() - fleet.started > HANG_GUARD:
             reported = len({f[0] for f in fleet.finals})
-            tails = "\n".join(log.read_text(errors="replace")[-2000:] for log in logs)
+            tails = log_tails(logs)
             pytest.fail(f"hung waiting for {what} ({reported}/{BOTS} bots reported)\n{tails}")
         await asyncio.sleep(0.05)
 
@@ -171,8 +160,8 @@ async def _run_fleet(
         }
         logs = [tmp_path / f"worker{n}.log" for n in range(3)]
         freeze = {"LM_FREEZE_AFTER": str(kill_after)} if kill_after is not None else {}
-        workers = [_start_worker({**env, **freeze}, logs[0])]
-        workers += [_start_worker(env, log) for log in logs[1:]]
+        workers = [start_worker("tests.arq_worker", {**env, **freeze}, logs[0])]
+        workers += [start_worker("tests.arq_worker", env, log) for log in logs[1:]]
 
         async def finals() -> list[list[Any]]:
             return [json.loads(x) for x in await redis.lrange("test:finals", 0, -1)]
@@ -212,15 +201,7 @@ async def _run_fleet(
             await _until("the queue to drain", drained, fleet, logs)
             fleet.finals = await finals()
         finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.send_signal(signal.SIGINT)
-            for worker in workers:
-                try:
-                    worker.wait(15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            stop_workers(workers)
         now = fake.clock.now()
         fleet.truth = {bot.id: bot.status(now) for bot in fake.bots}
         fleet.counters = fake.counters.copy()

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -30,6 +29,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 import lyra_mavera as lm
 from lyra_mavera.contrib import temporal
 from lyra_mavera.testing import FakeServer
+from tests.fleet import log_tails, start_worker, stop_workers
 
 SCALE = 10.0
 #: Only a guard against hangs: the tests end when every workflow has ended.
@@ -172,17 +172,6 @@ RPS = float(os.environ.get("LM_FLEET_RPS", 25))
 FLEET_GUARD = float(os.environ.get("LM_FLEET_GUARD", 300))
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.temporal_worker"],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=os.path.dirname(os.path.dirname(__file__)),
-        )
-
-
 def _lines(path: Path) -> list[Any]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
@@ -190,7 +179,7 @@ def _lines(path: Path) -> list[Any]:
 async def _until(what: str, done: Any, started: float, logs: list[Path]) -> None:
     while not done():
         if time.monotonic() - started > FLEET_GUARD:
-            tails = "\n".join(log.read_text(errors="replace")[-2000:] for log in logs)
+            tails = log_tails(logs)
             pytest.fail(f"hung waiting for {what}\n{tails}")
         await asyncio.sleep(0.05)
 
@@ -268,7 +257,7 @@ async def test_fleet_survives_a_killed_worker(env: WorkflowEnvironment, tmp_path
             "MAVERA_BASE_URL": fake.mavera_base_url,
         }
         logs = [tmp_path / f"worker{n}.log" for n in range(3)]
-        workers = [_start_worker(env_vars, log) for log in logs]
+        workers = [start_worker("tests.temporal_worker", env_vars, log) for log in logs]
         killed: int | None = None
         killed_at = 0.0
         try:
@@ -313,15 +302,7 @@ async def test_fleet_survives_a_killed_worker(env: WorkflowEnvironment, tmp_path
                 logs,
             )
         finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.send_signal(signal.SIGINT)
-            for worker in workers:
-                try:
-                    worker.wait(15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            stop_workers(workers)
         now = fake.clock.now()
         truth = {bot.id: bot.status(now) for bot in fake.bots}
         duplicates = [link for link in links if fake.bots_for_link(link) != 1]
