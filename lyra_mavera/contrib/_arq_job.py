@@ -1,6 +1,7 @@
 """The arq job behind :mod:`lyra_mavera.contrib.arq`: :func:`follow_bot`, one poll per job,
 and the per-bot state it keeps in Redis. May import the SDK core, ``mavera/``,
-``_arq_limiter``, arq and redis.
+``_arq_limiter``, arq and redis. Imported through :mod:`lyra_mavera.contrib.arq`, whose
+import check names the missing extra.
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
-
-try:
-    from arq.connections import ArqRedis
-    from arq.worker import Retry
-    from redis.exceptions import RedisError
-except ImportError as exc:
-    raise ImportError(
-        "lyra_mavera.contrib.arq needs arq, which the SDK does not install by itself: "
-        "pip install 'lyra-mavera[arq]' (from a checkout: pip install '.[arq]')",
-        name=exc.name,
-    ) from exc
+from arq.connections import ArqRedis
+from arq.worker import Retry
+from redis.exceptions import RedisError
 
 from .. import _clock
 from .._convert import converter
