@@ -3,7 +3,7 @@
 :class:`Pipeline` holds what every call of a session shares (its configuration, the
 chain ending in the wire, and the counters) and sends calls with explicit
 :class:`~lyra_mavera._options.CallOptions`; every decision between attempts is
-:func:`lyra_mavera._http.next_wait`'s, every wait on the SDK's clock.
+:func:`lyra_mavera._waits.next_wait`'s, every wait on the SDK's clock.
 
 May import the core's ``_clock``, ``_config``, ``_errors``, ``_http``, ``_options`` and
 ``_wire``.
@@ -26,10 +26,9 @@ from ._http import (
     Response,
     build_request,
     error_from_response,
-    next_wait,
-    past_deadline,
 )
 from ._options import CallOptions
+from ._waits import next_wait, past_deadline
 from ._wire import Wire
 
 __all__ = ["Pipeline", "Send", "SessionStats"]

@@ -14,7 +14,7 @@ sliding window so a steady bulk run never meets a 429:
   headers. They free when the server says a slot frees (``X-RateLimit-Reset``), not a
   whole window later: a key shared by a fleet never waits past the server's word.
 - A 429 pauses the whole key for its ``Retry-After`` -- but only when the call that met
-  it would itself wait that long (:func:`lyra_mavera._http.next_wait` decides for both):
+  it would itself wait that long (:func:`lyra_mavera._waits.next_wait` decides for both):
   a ``Retry-After`` beyond ``max_retry_after`` raises at once and parks nothing.
 
 A wait longer than the call may wait (``max_retry_after``, or what is left of its
@@ -33,7 +33,8 @@ import math
 
 from . import _clock
 from ._headers import MAX_RATE_LIMIT, RateLimitInfo, parse_retry_after
-from ._http import Handler, Request, Response, too_long_a_wait, wait_fits
+from ._http import Handler, Request, Response
+from ._waits import too_long_a_wait, wait_fits
 
 __all__ = ["RateLimiter"]
 

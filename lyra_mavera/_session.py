@@ -2,7 +2,7 @@
 one chain: build request -> middlewares (user agent, idempotency key, auth, rate limit,
 yours, logging) -> transport with a per-attempt timeout, inside a retry loop
 (:class:`~lyra_mavera._pipeline.Pipeline`) whose every decision is
-:func:`lyra_mavera._http.next_wait`.
+:func:`lyra_mavera._waits.next_wait`.
 
 The session sits above the providers: it may import the core, ``lyra/`` and ``mavera/``;
 nothing below it imports it (they take a :class:`~lyra_mavera._transport.Transport`).

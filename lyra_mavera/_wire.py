@@ -2,7 +2,8 @@
 one attempt of one request with its per-phase timeouts, and a body read within
 ``max_response_bytes``. Failures leave as typed errors (:func:`_http.connection_error`).
 
-May import the core's ``_clock``, ``_http``, ``_config``, ``_errors`` and ``_proxy`` only.
+May import the core's ``_clock``, ``_http``, ``_config``, ``_errors``, ``_proxy`` and
+``_waits`` only.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from yarl import URL
 from . import _clock
 from ._config import SessionConfig
 from ._errors import LyraMaveraError
-from ._http import Request, Response, connection_error, past_its_deadline, too_large
+from ._http import Request, Response, connection_error, too_large
 from ._proxy import Proxy
+from ._waits import past_its_deadline
 
 __all__ = ["Wire"]
 
