@@ -88,32 +88,30 @@ def _enum_or_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
     return hook
 
 
-def _lazy(conv: cattrs.Converter, tp: Any) -> Callable[[Any, Any], Any]:
-    """``tp``'s structure hook, looked up on first use (a model may name itself)."""
+def _looked_up(conv: cattrs.Converter, tp: Any) -> Callable[[], Callable[[Any, Any], Any]]:
+    """A getter of ``tp``'s structure hook, looked up on first use (a model may name
+    itself) and then kept."""
     found: list[Callable[[Any, Any], Any]] = []
 
-    def hook(value: Any, _: Any) -> Any:
+    def get() -> Callable[[Any, Any], Any]:
         if not found:
             found.append(conv.get_structure_hook(tp))
-        return found[0](value, tp)
+        return found[0]
 
-    return hook
+    return get
 
 
 def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
         item = typing.get_args(tp)[0]
         container = tuple if typing.get_origin(tp) is tuple else list
-        one = _lazy(conv, item)
-        found: list[Callable[[Any, Any], Any]] = []
+        element_hook = _looked_up(conv, item)
 
         def fast(value: Any, _: Any) -> Any:
             if not isinstance(value, list):
                 raise TypeError(f"expected an array, got {json_type(value)}")
-            if not found:  # looked up on first use: a model may name itself
-                found.append(conv.get_structure_hook(item))
-            element_hook = found[0]
-            return container([element_hook(element, item) for element in value])
+            one = element_hook()
+            return container([one(element, item) for element in value])
 
         if not conv.detailed_validation:
             return fast
@@ -124,6 +122,7 @@ def _sequence_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any
                 raise TypeError(f"expected an array, got {json_type(value)}")
             out = []
             errors: list[Exception] = []
+            one = element_hook()
             for index, element in enumerate(value):
                 try:
                     out.append(one(element, item))

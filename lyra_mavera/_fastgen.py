@@ -1,6 +1,7 @@
 """The fast path's structure functions: one Python function per model, generated once,
 with the common scalar checks written inline and every other field's hook bound at
-generation time. May import ``_datetimes``, ``_fields`` and ``_scalars`` only.
+generation time. May import ``_datetimes``, ``_fields``, ``_scalars`` and ``_typeforms``
+only.
 
 It must accept exactly what the detailed converter accepts and build the same model:
 the inline checks are the scalar hooks' own tests (:mod:`lyra_mavera._scalars`), and
@@ -20,6 +21,7 @@ import attrs
 from ._datetimes import parse_datetime
 from ._fields import JSON_NAME
 from ._scalars import strict_float, strict_int
+from ._typeforms import is_sequence
 
 __all__ = ["generate"]
 
@@ -52,14 +54,6 @@ _INLINE: dict[Any, list[str]] = {
 
 
 _MISSING = object()
-
-
-def _item_of(tp: Any) -> Any:
-    """``X`` of a ``tuple[X, ...]`` or ``list[X]`` field, else ``None``."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return args[0]
-    return args[0] if origin is list and len(args) == 1 else None
 
 
 def generate(
@@ -111,8 +105,8 @@ def _read_field(
     key = field.metadata.get(JSON_NAME, field.name)
     steps = _INLINE.get(field.type)
     inner = None
-    item = _item_of(field.type)
-    if steps is None and item is not None:
+    if steps is None and is_sequence(field.type):
+        item = typing.get_args(field.type)[0]
         kind = "tuple" if typing.get_origin(field.type) is tuple else "list"
         scope[f"h{index}"], scope[f"t{index}"] = hook_of(item), item
         steps = [
