@@ -9,9 +9,7 @@ One :class:`MaveraActivities` per worker process holds that process' one
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,32 +75,21 @@ def budget() -> float | None:
     return max(0.0, total - min(MARGIN, total / 10) - max(0.0, passed))
 
 
-@asynccontextmanager
-async def bounded(session: AsyncSession) -> AsyncIterator[Mavera]:
-    """Mavera on the session, bounded by this attempt's :func:`budget`: rate-limit waits
-    that would outlast it fail at once (nothing sent), and a request still in flight at
-    its end is abandoned (:class:`APITimeoutError` with ``sent=True``: it may have been
-    made)."""
+def bounded(session: AsyncSession) -> Mavera:
+    """Mavera on the session with this attempt's :func:`budget` as the call's deadline:
+    rate-limit waits that would outlast it fail at once (nothing sent), and an attempt
+    still in flight at its end is abandoned (:class:`APITimeoutError`, ``sent=True``:
+    it may have been made) -- the session's deadline ends an attempt as a whole."""
     left = budget()
     if left is None:
-        yield session.mavera
-        return
+        return session.mavera
     if left <= 0:
         raise APITimeoutError(
             "mavera: the activity's start_to_close_timeout has passed; nothing was sent",
             provider="mavera",
             sent=False,
         )
-    try:
-        async with asyncio.timeout(left):
-            yield session.with_options(deadline=left).mavera
-    except TimeoutError:
-        raise APITimeoutError(
-            f"mavera: the activity's time ran out ({left:.1f}s before its "
-            "start_to_close_timeout) with its request in flight; it may have been made",
-            provider="mavera",
-            sent=True,
-        ) from None
+    return session.with_options(deadline=left).mavera
 
 
 class MaveraActivities:
@@ -119,8 +106,8 @@ class MaveraActivities:
     async def poll(self, meeting_id: str) -> dict[str, Any]:
         """One ``GET /meetings/{id}``: ``{"meeting", "status", "join_at"}`` or an error."""
         try:
-            async with bounded(self.session) as mavera:
-                meeting = await mavera.meetings.get(meeting_id)
+            mavera = bounded(self.session)
+            meeting = await mavera.meetings.get(meeting_id)
         except LyraMaveraError as exc:
             return _error(exc)
         join_at = meeting.join_at.timestamp() if meeting.join_at is not None else None
@@ -130,8 +117,8 @@ class MaveraActivities:
     async def cancel(self, meeting_id: str, reason: str | None) -> dict[str, Any]:
         """Cancel the bot on Mavera; an error comes back as data."""
         try:
-            async with bounded(self.session) as mavera:
-                await mavera.meetings.cancel(meeting_id, reason=reason)
+            mavera = bounded(self.session)
+            await mavera.meetings.cancel(meeting_id, reason=reason)
         except LyraMaveraError as exc:
             return _error(exc)
         return {}
@@ -151,8 +138,8 @@ class MaveraActivities:
         have made a bot: look before sending again)."""
         body = request_body(request)
         try:
-            async with bounded(self.session) as mavera:
-                meeting = await mavera.meetings._create_body(body)
+            mavera = bounded(self.session)
+            meeting = await mavera.meetings._create_body(body)
         except LyraMaveraError as exc:
             return {**_error(exc), "ambiguous": is_ambiguous(exc)}
         return {"meeting": _meeting(meeting)}
